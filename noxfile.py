@@ -61,7 +61,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", "-c", "ci/yamllint.yaml", ".")
-    session.run("actionlint", *map(str, sorted(Path("ci/github").glob("*.yml"))), env=env)
+    session.run("actionlint", *map(str, sorted(Path(".github/workflows").glob("*.yml"))), env=env)
     if Path("charts/aiwfe/Chart.yaml").exists():
         session.run("python", "-m", "ci.chart", "lint", env=env)
 
