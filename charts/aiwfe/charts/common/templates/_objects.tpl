@@ -1,0 +1,199 @@
+{{/*
+Per-component objects every subchart needs. Each takes the subchart context.
+*/}}
+
+{{/* ServiceAccount (token automount off: no AIWFE component talks to the Kubernetes API). */}}
+{{- define "common.serviceAccount" -}}
+{{- if .Values.serviceAccount.create }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "common.names.serviceAccount" . }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "common.labels" (dict "ctx" .) | nindent 4 }}
+  {{- with .Values.serviceAccount.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+automountServiceAccountToken: false
+{{- end }}
+{{- end -}}
+
+{{/* Service. Usage: include "common.service" (dict "ctx" . "ports" (list (dict "name" "http" "port" 8080)) "component" "") */}}
+{{- define "common.service" -}}
+{{- $ctx := .ctx -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ default (include "common.names.fullname" $ctx) .name }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "common.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+  {{- with $ctx.Values.service.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  type: {{ default "ClusterIP" $ctx.Values.service.type }}
+  {{- if .headless }}
+  clusterIP: None
+  publishNotReadyAddresses: true
+  {{- end }}
+  selector:
+    {{- include "common.labels.selector" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+  ports:
+    {{- range .ports }}
+    - name: {{ .name }}
+      port: {{ .port }}
+      targetPort: {{ default .name .targetPort }}
+      protocol: {{ default "TCP" .protocol }}
+    {{- end }}
+{{- end -}}
+
+{{/* PodDisruptionBudget. Usage: include "common.pdb" (dict "ctx" . "component" "") */}}
+{{- define "common.pdb" -}}
+{{- $ctx := .ctx -}}
+{{- if $ctx.Values.pdb.enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "common.names.fullname" $ctx }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "common.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+spec:
+  {{- if $ctx.Values.pdb.maxUnavailable }}
+  maxUnavailable: {{ $ctx.Values.pdb.maxUnavailable }}
+  {{- else }}
+  minAvailable: {{ $ctx.Values.pdb.minAvailable }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "common.labels.selector" (dict "ctx" $ctx "component" .component) | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{/* HorizontalPodAutoscaler on CPU (and optionally memory). Usage: include "common.hpa" (dict "ctx" . "kind" "Deployment") */}}
+{{- define "common.hpa" -}}
+{{- $ctx := .ctx -}}
+{{- $a := $ctx.Values.autoscaling -}}
+{{- if and $a.enabled (not (and $a.keda $a.keda.enabled)) }}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) -}}
+{{- fail (printf "%s.autoscaling.minReplicas (%v) must not exceed %s.autoscaling.maxReplicas (%v)" $ctx.Chart.Name $a.minReplicas $ctx.Chart.Name $a.maxReplicas) -}}
+{{- end }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "common.names.fullname" $ctx }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "common.labels" (dict "ctx" $ctx) | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: {{ default "Deployment" .kind }}
+    name: {{ include "common.names.fullname" $ctx }}
+  minReplicas: {{ $a.minReplicas }}
+  maxReplicas: {{ $a.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
+    {{- with $a.targetMemoryUtilizationPercentage }}
+    - type: Resource
+      resource:
+        name: memory
+        target:
+          type: Utilization
+          averageUtilization: {{ . }}
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* "true" when the prometheus-operator CRDs are installed (or announced with --api-versions). */}}
+{{- define "common.monitoring.crds" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" }}true{{ end -}}
+{{- end -}}
+
+{{/* ServiceMonitor for the component's /metrics (only when the CRD exists). Usage: include "common.serviceMonitor" (dict "ctx" . "port" "http" "component" "") */}}
+{{- define "common.serviceMonitor" -}}
+{{- $ctx := .ctx -}}
+{{- $m := $ctx.Values.metrics.serviceMonitor -}}
+{{- if and $m.enabled (include "common.monitoring.crds" $ctx) }}
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ include "common.names.fullname" $ctx }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "common.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+    {{- with $m.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "common.labels.selector" (dict "ctx" $ctx "component" .component) | nindent 6 }}
+  namespaceSelector:
+    matchNames: [{{ $ctx.Release.Namespace | quote }}]
+  endpoints:
+    - port: {{ default "http" .port }}
+      path: /metrics
+      interval: {{ $m.interval }}
+      scrapeTimeout: {{ $m.scrapeTimeout }}
+{{- end }}
+{{- end -}}
+
+{{/* PrometheusRule (only when the CRD exists). Usage: include "common.prometheusRule" (dict "ctx" . "rules" $yamlListOfRules) */}}
+{{- define "common.prometheusRule" -}}
+{{- $ctx := .ctx -}}
+{{- if and $ctx.Values.metrics.prometheusRule.enabled (include "common.monitoring.crds" $ctx) }}
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: {{ include "common.names.fullname" $ctx }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "common.labels" (dict "ctx" $ctx) | nindent 4 }}
+    {{- with $ctx.Values.metrics.prometheusRule.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  groups:
+    - name: {{ $ctx.Chart.Name }}
+      rules:
+        {{- .rules | nindent 8 }}
+{{- end }}
+{{- end -}}
+
+{{/* Standard alerts of a first-party HTTP service (also used in the bundled Prometheus's rule file). Usage: include "common.alerts.firstparty" (dict "name" "api-gateway" "release" .Release.Name) */}}
+{{- define "common.alerts.firstparty" -}}
+- alert: AiwfeComponentDown
+  expr: up{job="{{ .release }}-{{ .name }}"} == 0
+  for: 5m
+  labels:
+    severity: critical
+    component: {{ .name }}
+  annotations:
+    summary: "{{ .name }} is not being scraped (down or unreachable)"
+- alert: AiwfeHighErrorRate
+  expr: sum(rate(http_requests_total{job="{{ .release }}-{{ .name }}",status=~"5.."}[5m])) / clamp_min(sum(rate(http_requests_total{job="{{ .release }}-{{ .name }}"}[5m])), 1e-9) > 0.05
+  for: 10m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "{{ .name }} returns more than 5% server errors"
+{{- end -}}
+
+{{/* extraObjects: list of objects (maps or template strings), rendered with tpl. */}}
+{{- define "common.extraObjects" -}}
+{{- range .Values.extraObjects }}
+---
+{{ if kindIs "string" . }}{{ tpl . $ }}{{ else }}{{ tpl (toYaml .) $ }}{{ end }}
+{{- end }}
+{{- end -}}

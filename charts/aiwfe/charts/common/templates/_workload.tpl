@@ -1,0 +1,143 @@
+{{/*
+Whether migrations run as a pre-install/pre-upgrade Helm hook: only with hooks enabled AND
+an external database (a bundled Postgres does not exist yet when pre-install hooks run).
+Otherwise the migration Job is a plain release Job and app pods wait for the schema in an
+init container (`aiwfe-migrate check`). Returns "true" or "".
+*/}}
+{{- define "common.migrations.useHooks" -}}
+{{- if and .Values.global.migrations.useHelmHooks .Values.global.postgres.external }}true{{ end -}}
+{{- end -}}
+
+{{/* The tmp emptyDir every pod gets (root filesystem is read-only). */}}
+{{- define "common.volumes.tmp" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ default "256Mi" .sizeLimit }}
+{{- end -}}
+
+{{/*
+Deployment of a first-party AIWFE service (gateway, cognitive, worker, config-manager).
+Usage: include "common.firstparty.deployment" (dict "ctx" . "port" 8080 "volumes" "" "volumeMounts" "" "checksums" (dict))
+*/}}
+{{- define "common.firstparty.deployment" -}}
+{{- $ctx := .ctx -}}
+{{- $v := $ctx.Values -}}
+{{- $name := include "common.names.fullname" $ctx -}}
+{{- $checksums := merge (dict "config" (include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum) "settings" (include "common.settings.checksum" $ctx)) (default dict .checksums) -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "common.labels" (dict "ctx" $ctx) | nindent 4 }}
+spec:
+  {{- if not (include "common.autoscaling.enabled" $ctx) }}
+  replicas: {{ $v.replicaCount }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxUnavailable: 0
+      maxSurge: 1
+  selector:
+    matchLabels:
+      {{- include "common.labels.selector" (dict "ctx" $ctx) | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "common.labels" (dict "ctx" $ctx) | nindent 8 }}
+        {{- with $v.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        {{- include "common.pod.annotations" (dict "ctx" $ctx "checksums" $checksums) | nindent 8 }}
+    spec:
+      serviceAccountName: {{ include "common.names.serviceAccount" $ctx }}
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
+      {{- include "common.image.pullSecrets" $ctx | nindent 6 }}
+      securityContext:
+        {{- include "common.securityContext.pod" $ctx | nindent 8 }}
+      {{- include "common.pod.scheduling" (dict "ctx" $ctx) | nindent 6 }}
+      {{- if not (include "common.migrations.useHooks" $ctx) }}
+      initContainers:
+        - name: wait-for-migrations
+          {{- include "common.image.fields" (dict "ctx" $ctx "image" $v.image "key" (printf "%s.image" $ctx.Chart.Name)) | nindent 10 }}
+          command: ["aiwfe-migrate", "check"]
+          envFrom:
+            - configMapRef:
+                name: {{ $name }}
+          env:
+            {{- include "common.settings.secretEnv" $ctx | nindent 12 }}
+          resources:
+            {{- include "common.resources" (dict "preset" "nano" "key" $ctx.Chart.Name) | nindent 12 }}
+          securityContext:
+            {{- include "common.securityContext.container" $ctx | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      {{- end }}
+      containers:
+        - name: {{ $ctx.Chart.Name }}
+          {{- include "common.image.fields" (dict "ctx" $ctx "image" $v.image "key" (printf "%s.image" $ctx.Chart.Name)) | nindent 10 }}
+          {{- with .args }}
+          args:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          ports:
+            - name: http
+              containerPort: {{ .port }}
+              protocol: TCP
+          envFrom:
+            - configMapRef:
+                name: {{ $name }}
+            {{- with $v.extraEnvFrom }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          env:
+            {{- include "common.settings.secretEnv" $ctx | nindent 12 }}
+            {{- with .env }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- with $v.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          {{- with $v.probes.startup }}
+          startupProbe:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          readinessProbe:
+            {{- toYaml $v.probes.readiness | nindent 12 }}
+          livenessProbe:
+            {{- toYaml $v.probes.liveness | nindent 12 }}
+          resources:
+            {{- include "common.resources" (dict "resources" $v.resources "preset" $v.resourcesPreset "key" $ctx.Chart.Name) | nindent 12 }}
+          securityContext:
+            {{- include "common.securityContext.container" $ctx | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+            {{- with .volumeMounts }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- with $v.extraVolumeMounts }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+      volumes:
+        {{- include "common.volumes.tmp" (dict) | nindent 8 }}
+        {{- with .volumes }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- with $v.extraVolumes }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+{{- end -}}
+
+{{/* "true" when an HPA or a KEDA ScaledObject owns the replica count. */}}
+{{- define "common.autoscaling.enabled" -}}
+{{- $a := default dict .Values.autoscaling -}}
+{{- if or $a.enabled (and $a.keda $a.keda.enabled) }}true{{ end -}}
+{{- end -}}

@@ -1,0 +1,105 @@
+{{/* "true" when the subchart <name> is enabled. Usage: include "aiwfe.on" (dict "root" $ "name" "api-gateway") */}}
+{{- define "aiwfe.on" -}}
+{{- if (index .root.Values .name).enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* Labels of an umbrella-level object that belongs to a component. */}}
+{{- define "aiwfe.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: aiwfe
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- with .root.Values.global.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The release's traffic graph: every flow the components use, as {from, to, port, protocol}.
+`from`/`to` are subchart names, "smoke-test", or the pseudo-peers "world" (clients of the
+gateway), "external" (managed data services, networkPolicy.externalCidrs) and "llm"
+(internet egress for model downloads / a remote LLM API, networkPolicy.llmEgress).
+Only flows whose both ends are deployed are listed. NetworkPolicies are rendered from it,
+and tests/chart asserts it edge by edge.
+*/}}
+{{- define "aiwfe.networkPolicy.edges" -}}
+{{- $g := .Values.global -}}
+{{- $on := dict -}}
+{{- range list "api-gateway" "cognitive-services" "data-platform" "task-processor" "ai-inference" "observability" "config-manager" "migration-operator" -}}
+{{- $_ := set $on . (include "aiwfe.on" (dict "root" $ "name" .)) -}}
+{{- end -}}
+{{- $dp := get $on "data-platform" -}}
+{{- $db := ternary (dict "to" "data-platform" "port" 6432) (dict "to" "external" "port" $g.postgres.port) (not $g.postgres.external) -}}
+{{- $dbDirect := ternary (dict "to" "data-platform" "port" 5432) (dict "to" "external" "port" $g.postgres.port) (not $g.postgres.external) -}}
+{{- $redis := ternary (dict "to" "data-platform" "port" 6379) (dict "to" "external" "port" $g.redis.port) (not $g.redis.external) -}}
+{{- $qdrant := dict -}}
+{{- if eq $g.vectorStore "qdrant" -}}
+{{- if $g.qdrant.external -}}
+{{- $port := regexFind "[0-9]+$" (default "" (urlParse (default "http://x:6333" $g.qdrant.url)).host) | default "6333" -}}
+{{- $qdrant = dict "to" "external" "port" (int $port) -}}
+{{- else -}}
+{{- $qdrant = dict "to" "data-platform" "port" 6333 -}}
+{{- end -}}
+{{- end -}}
+{{- $llm := dict -}}
+{{- if include "common.bundled.llm" . -}}
+{{- $llm = dict "to" "ai-inference" "port" 11434 -}}
+{{- else if ne $g.llm.provider "local" -}}
+{{- $llm = dict "to" "llm" "port" 0 -}}
+{{- end -}}
+{{- $otlp := dict -}}
+{{- if and $g.tracing.enabled (not $g.tracing.otlpEndpoint) (get $on "observability") .Values.observability.jaeger.enabled -}}
+{{- $otlp = dict "to" "observability" "port" 4318 -}}
+{{- end -}}
+{{- $config := dict "to" "config-manager" "port" 8082 -}}
+{{- $cognitive := dict "to" "cognitive-services" "port" 8081 -}}
+{{- $flows := dict
+  "api-gateway" (list $cognitive $config $db $redis $otlp)
+  "cognitive-services" (list $config $db $redis $qdrant $llm $otlp)
+  "task-processor" (list $cognitive $config $db $redis $qdrant $llm $otlp)
+  "config-manager" (list $db $otlp)
+  "migration-operator" (list $dbDirect)
+-}}
+{{- if and (get $on "observability") .Values.observability.prometheus.enabled -}}
+{{- $_ := set $flows "observability" (list (dict "to" "api-gateway" "port" 8080) $cognitive $config (dict "to" "task-processor" "port" 8083)) -}}
+{{- end -}}
+{{- if and (get $on "ai-inference") (index .Values "ai-inference").modelPull.enabled -}}
+{{- $_ := set $flows "ai-inference" (list (dict "to" "llm" "port" 0)) -}}
+{{- end -}}
+{{- $edges := list -}}
+{{- if get $on "api-gateway" -}}
+{{- $edges = append $edges (dict "from" "world" "to" "api-gateway" "port" 8080) -}}
+{{- if .Values.tests.enabled -}}
+{{- $edges = append $edges (dict "from" "smoke-test" "to" "api-gateway" "port" 8080) -}}
+{{- end -}}
+{{- end -}}
+{{- range $from := keys $flows | sortAlpha -}}
+{{- if get $on $from -}}
+{{- range get $flows $from -}}
+{{- if and . (or (has .to (list "external" "llm")) (get $on .to)) -}}
+{{- if or (ne .to "llm") $.Values.networkPolicy.llmEgress.enabled -}}
+{{- $edges = append $edges (dict "from" $from "to" .to "port" .port) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "edges" (uniq $edges)) -}}
+{{- end -}}
+
+{{/* Pod selector of a graph member. */}}
+{{- define "aiwfe.networkPolicy.selector" -}}
+{{- if eq .name "smoke-test" -}}
+app.kubernetes.io/name: aiwfe
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: smoke-test
+{{- else -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+{{- end -}}
