@@ -1,0 +1,418 @@
+"""Real PostgreSQL (with pgvector) and Redis servers for the service tests, as local processes.
+
+Why this shape: the build hosts are Debian bookworm, whose archive has PostgreSQL 15 and Redis
+but no pgvector, and no container registry is reachable. Debian trixie has
+postgresql-17 + postgresql-17-pgvector + redis-server (the same versions the data-platform
+image ships), so the harness debootstraps a trixie *minbase* root filesystem once into the
+machine cache (~/.cache/aiwfe/services-rootfs, about a minute, rebuilt only when missing or
+when the package list changes) and runs the real server binaries from it with `chroot` as
+unprivileged users, listening on 127.0.0.1 only. Each test session gets its own data
+directory and free ports inside that rootfs, and everything is stopped afterwards.
+
+Needs root (debootstrap, chroot); `python -m ci.services_env provision` prepares the rootfs
+ahead of time, `python -m ci.services_env run` starts both servers until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ci import proc
+from ci.paths import cache_dir
+
+SUITE = "trixie"
+MIRROR = os.environ.get("AIWFE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+PG_MAJOR = 17
+PACKAGES = [f"postgresql-{PG_MAJOR}", f"postgresql-{PG_MAJOR}-pgvector", "redis-server"]
+# Bump when the recipe changes: a rootfs built by an older recipe is rebuilt.
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+RECIPE = f"v1 {SUITE} {' '.join(PACKAGES)}"
+
+
+def rootfs_dir() -> Path:
+    return cache_dir() / "services-rootfs" / SUITE
+
+
+def _marker(root: Path) -> Path:
+    return root / ".aiwfe-recipe"
+
+
+def _ready(root: Path) -> bool:
+    marker = _marker(root)
+    return marker.is_file() and marker.read_text() == RECIPE
+
+
+def ensure_apt_tools() -> None:
+    """debootstrap comes from the host's apt (bookworm has it)."""
+    if shutil.which("debootstrap"):
+        return
+    if os.geteuid() != 0:
+        raise RuntimeError(
+            "debootstrap is missing and we are not root: apt-get install debootstrap"
+        )
+    proc.run(["apt-get", "update", "-qq"])
+    proc.run(["apt-get", "install", "-y", "-qq", "debootstrap"])
+
+
+def ensure_rootfs() -> Path:
+    """Build (once, under a file lock) the trixie rootfs holding postgres, pgvector and redis."""
+    root = rootfs_dir()
+    if _ready(root):
+        return root
+    if os.geteuid() != 0:
+        raise RuntimeError("building the services rootfs needs root (debootstrap + chroot)")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = root.parent / f".{SUITE}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _ready(root):
+            return root
+        ensure_apt_tools()
+        staging = Path(tempfile.mkdtemp(prefix=f"{SUITE}-", dir=root.parent))
+        staging.chmod(0o755)  # "/" inside the chroot: the server users must traverse it
+        try:
+            proc.echo(f"building the services rootfs ({SUITE} minbase + {', '.join(PACKAGES)})")
+            proc.run(["debootstrap", "--variant=minbase", SUITE, staging, MIRROR])
+            # No services started by package scripts, no default cluster: we run our own.
+            policy = staging / "usr/sbin/policy-rc.d"
+            policy.write_text("#!/bin/sh\nexit 101\n")
+            policy.chmod(0o755)
+            conf_dir = staging / "etc/postgresql-common/createcluster.d"
+            conf_dir.mkdir(parents=True, exist_ok=True)
+            (conf_dir / "aiwfe.conf").write_text("create_main_cluster = false\n")
+            env = {
+                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                "DEBIAN_FRONTEND": "noninteractive",
+                "LC_ALL": "C",
+            }
+            apt = [CHROOT, staging, "apt-get", "-o", "Dpkg::Use-Pty=0", "-qq"]
+            proc.run([*apt, "update"], env=env)
+            proc.run([*apt, "install", "-y", "--no-install-recommends", *PACKAGES], env=env)
+            proc.run([*apt, "clean"], env=env)
+            _marker(staging).write_text(RECIPE)
+            if root.exists():
+                shutil.rmtree(root)
+            staging.rename(root)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(
+    port: int, timeout: float = 30.0, process: subprocess.Popen | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Postgres:
+    root: Path
+    port: int
+    user: str = "aiwfe"
+    password: str = field(default_factory=lambda: "pw-" + secrets.token_hex(8) + "@:/%")
+    database: str = "aiwfe"
+    process: subprocess.Popen | None = None
+
+    @property
+    def workdir(self) -> str:  # path inside the chroot
+        # a path inside the chroot, unique per session and port
+        return f"/var/tmp/aiwfe-services-{os.getpid()}-{self.port}"  # noqa: S108
+
+    @property
+    def datadir(self) -> str:
+        return f"{self.workdir}/data"
+
+    def _bin(self, name: str) -> str:
+        return f"/usr/lib/postgresql/{PG_MAJOR}/bin/{name}"
+
+    def _chroot(self, *cmd: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+        return proc.run(
+            [CHROOT, "--userspec=postgres:postgres", self.root, *cmd],
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": "/var/lib/postgresql"},
+            capture=capture,
+            quiet=True,
+        )
+
+    def init(self) -> None:
+        host_work = self.root / self.workdir.lstrip("/")
+        if host_work.exists():
+            shutil.rmtree(host_work)
+        host_work.mkdir(parents=True)
+        pwfile = host_work / "pw"
+        pwfile.write_text(self.password + "\n")
+        # postgres:postgres owns its work dir (uid/gid as allocated inside the rootfs).
+        uid, gid = _ids(self.root, "postgres")
+        os.chown(host_work, uid, gid)
+        os.chown(pwfile, uid, gid)
+        self._chroot(
+            self._bin("initdb"),
+            "-D",
+            self.datadir,
+            "-U",
+            self.user,
+            f"--pwfile={self.workdir}/pw",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--no-sync",
+            capture=True,
+        )
+        pwfile.unlink()
+
+    def start(self) -> None:
+        log = open(self.root / self.workdir.lstrip("/") / "postgres.log", "ab")
+        self.process = subprocess.Popen(
+            [
+                CHROOT,
+                "--userspec=postgres:postgres",
+                str(self.root),
+                self._bin("postgres"),
+                "-D",
+                self.datadir,
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.workdir}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=64MB",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
+            start_new_session=True,
+        )
+        log.close()
+        wait_for_port(self.port, 60, self.process)
+        # Accepting TCP is not the same as accepting queries: wait for pg_isready.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            result = subprocess.run(
+                [
+                    CHROOT,
+                    str(self.root),
+                    self._bin("pg_isready"),
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                ],
+                check=False,
+            )
+            if result.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("postgres did not become ready")
+
+    def create_database(self) -> None:
+        env = {"PGPASSWORD": self.password, "PATH": "/usr/bin:/bin"}
+        common = ["-h", "127.0.0.1", "-p", str(self.port), "-U", self.user]
+        subprocess.run(
+            [CHROOT, str(self.root), self._bin("createdb"), *common, self.database],
+            env=env,
+            check=True,
+        )
+        # The data-platform image creates the extension as superuser; do the same here.
+        subprocess.run(
+            [
+                CHROOT,
+                str(self.root),
+                "/usr/bin/psql",
+                *common,
+                "-d",
+                self.database,
+                "-qc",
+                "CREATE EXTENSION IF NOT EXISTS vector",
+            ],
+            env=env,
+            check=True,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
+            return
+        sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root / self.workdir.lstrip("/"), ignore_errors=True)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIWFE_DB_HOST": "127.0.0.1",
+            "AIWFE_DB_PORT": str(self.port),
+            "AIWFE_DB_NAME": self.database,
+            "AIWFE_DB_USER": self.user,
+            "AIWFE_DB_PASSWORD": self.password,
+            "AIWFE_DB_SSLMODE": "disable",
+        }
+
+
+@dataclass
+class Redis:
+    root: Path
+    port: int
+    password: str = field(default_factory=lambda: "rd-" + secrets.token_hex(8))
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                CHROOT,
+                "--userspec=redis:redis",
+                str(self.root),
+                "/usr/bin/redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--requirepass",
+                self.password,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                "/tmp",  # noqa: S108 - inside the chroot; nothing is persisted (no save/aof)
+                "--protected-mode",
+                "yes",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin"},
+            start_new_session=True,
+        )
+        wait_for_port(self.port, 30, self.process)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIWFE_REDIS_HOST": "127.0.0.1",
+            "AIWFE_REDIS_PORT": str(self.port),
+            "AIWFE_REDIS_PASSWORD": self.password,
+            "AIWFE_REDIS_DB": "0",
+        }
+
+
+def _ids(root: Path, name: str) -> tuple[int, int]:
+    for line in (root / "etc/passwd").read_text().splitlines():
+        parts = line.split(":")
+        if parts[0] == name:
+            return int(parts[2]), int(parts[3])
+    raise KeyError(f"user {name} missing in {root}")
+
+
+@dataclass
+class ServicesEnv:
+    postgres: Postgres
+    redis: Redis
+
+    def env(self) -> dict[str, str]:
+        return {**self.postgres.env(), **self.redis.env()}
+
+    def stop(self) -> None:
+        self.redis.stop()
+        self.postgres.cleanup()
+
+
+def start() -> ServicesEnv:
+    """Provision (if needed) and start PostgreSQL+pgvector and Redis on free loopback ports."""
+    root = ensure_rootfs()
+    postgres = Postgres(root=root, port=free_port())
+    redis = Redis(root=root, port=free_port())
+    try:
+        postgres.init()
+        postgres.start()
+        postgres.create_database()
+        redis.start()
+    except BaseException:
+        redis.stop()
+        postgres.cleanup()
+        raise
+    return ServicesEnv(postgres=postgres, redis=redis)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "provision"
+    if command == "provision":
+        print(ensure_rootfs())
+        return 0
+    if command == "run":
+        services = start()
+        for key, value in services.env().items():
+            print(f"export {key}={value!r}")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            services.stop()
+        return 0
+    print(f"usage: python -m ci.services_env [provision|run], not {command!r}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

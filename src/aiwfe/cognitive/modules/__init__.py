@@ -1,0 +1,1 @@
+"""The five cognitive modules."""

@@ -1,0 +1,171 @@
+"""Memory: the two-phase pipeline and semantic recall.
+
+Phase 1: the LLM extracts standalone facts from the input text.
+Phase 2: each fact is embedded and stored in the vector store; its metadata (text, source,
+tags, namespace) goes to Postgres in the same unit of work. Fact ids are content-derived
+(uuid5 of namespace + fact), so ingesting the same text twice stores nothing new: retried
+workflow steps stay idempotent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from aiwfe.cognitive.base import Module, Request
+from aiwfe.cognitive.resources import Resources
+from aiwfe.core.models import Memory
+from aiwfe.core.providers.vectors import VectorFilter
+
+NAMESPACE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+_FACT_NS = uuid.UUID("6f1c3c1e-5b0a-4a59-9a63-2b1f1f7b9e10")
+
+
+def fact_id(namespace: str, fact: str) -> uuid.UUID:
+    return uuid.uuid5(_FACT_NS, f"{namespace}\x00{' '.join(fact.lower().split())}")
+
+
+class IngestRequest(Request):
+    text: str = Field(min_length=1, max_length=100_000)
+    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=20)
+    max_facts: int = Field(default=20, ge=1, le=100)
+
+
+class StoredFact(BaseModel):
+    id: uuid.UUID
+    text: str
+
+
+class IngestResponse(BaseModel):
+    source_id: uuid.UUID
+    namespace: str
+    facts: list[StoredFact]
+    stored: int  # new facts (the rest were already known)
+
+
+class RecallRequest(Request):
+    query: str = Field(min_length=1, max_length=10_000)
+    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
+    limit: int = Field(default=5, ge=1, le=100)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    where: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=20)
+    min_score: float = Field(default=0.0, ge=-1.0, le=1.0)
+
+
+class RecalledFact(BaseModel):
+    id: uuid.UUID
+    text: str
+    score: float
+    tags: list[str]
+    metadata: dict[str, Any]
+    source_id: uuid.UUID
+    created_at: datetime | None
+
+
+class RecallResponse(BaseModel):
+    items: list[RecalledFact]
+
+
+class MemoryModule(Module):
+    name = "memory"
+
+    def __init__(self, resources: Resources) -> None:
+        super().__init__()
+        self.resources = resources
+        self.op("ingest", IngestRequest, self.ingest)
+        self.op("recall", RecallRequest, self.recall)
+
+    async def ingest(self, request: IngestRequest) -> IngestResponse:
+        res = self.resources
+        facts = await res.llm.extract_facts(request.text, request.max_facts)
+        facts = list(dict.fromkeys(f.strip() for f in facts if f.strip()))
+        source_id = uuid.uuid5(_FACT_NS, f"{request.namespace}\x00source\x00{request.text}")
+        ids = [fact_id(request.namespace, fact) for fact in facts]
+        stored = 0
+        if facts:
+            vectors = await res.embeddings.embed(facts)
+            payloads = [
+                {
+                    "namespace": request.namespace,
+                    "tags": request.tags,
+                    "meta": request.metadata,
+                    "text": fact,
+                }
+                for fact in facts
+            ]
+            async with res.sessions() as session, session.begin():
+                rows = [
+                    {
+                        "id": i,
+                        "namespace": request.namespace,
+                        "text": fact,
+                        "source_id": source_id,
+                        "source_excerpt": request.text[:500],
+                        "tags": request.tags,
+                        "metadata": request.metadata,
+                    }
+                    for i, fact in zip(ids, facts, strict=True)
+                ]
+                result = await session.execute(
+                    insert(Memory.__table__)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(Memory.__table__.c.id)
+                )
+                stored = len(result.fetchall())
+                # Vectors inside the transaction: if the store fails, no metadata is kept.
+                await res.vectors.upsert(ids, vectors, payloads)
+        return IngestResponse(
+            source_id=source_id,
+            namespace=request.namespace,
+            facts=[StoredFact(id=i, text=f) for i, f in zip(ids, facts, strict=True)],
+            stored=stored,
+        )
+
+    async def recall(self, request: RecallRequest) -> RecallResponse:
+        res = self.resources
+        [vector] = await res.embeddings.embed([request.query])
+        hits = await res.vectors.search(
+            vector,
+            request.limit,
+            VectorFilter(
+                namespace=request.namespace,
+                tags=tuple(request.tags),
+                where=tuple(sorted(request.where.items())),
+            ),
+        )
+        hits = [h for h in hits if h.score >= request.min_score]
+        if not hits:
+            return RecallResponse(items=[])
+        async with res.sessions() as session:
+            rows = (
+                await session.execute(select(Memory).where(Memory.id.in_([h.id for h in hits])))
+            ).scalars()
+            by_id = {row.id: row for row in rows}
+        items = [
+            RecalledFact(
+                id=h.id,
+                text=by_id[h.id].text,
+                score=round(h.score, 6),
+                tags=list(by_id[h.id].tags),
+                metadata=dict(by_id[h.id].meta),
+                source_id=by_id[h.id].source_id,
+                created_at=by_id[h.id].created_at,
+            )
+            for h in hits
+            if h.id in by_id  # a vector whose metadata was never committed is not a memory
+        ]
+        return RecallResponse(items=items)
+
+    async def ready(self) -> None:
+        from aiwfe.core.db import ping
+
+        await ping(self.resources.engine)
+        await self.resources.vectors.ping()

@@ -1,0 +1,72 @@
+"""HTTP face of the cognitive engine: /v1/{module}/{op} for the modules this process hosts."""
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import Body, FastAPI, HTTPException
+from fastapi.responses import JSONResponse
+
+from aiwfe.cognitive.base import CognitiveError
+from aiwfe.cognitive.engine import Engine
+from aiwfe.core.db import is_unavailable
+from aiwfe.core.settings import Settings, get_settings
+from aiwfe.core.web import install_common, unavailable
+
+log = structlog.get_logger("aiwfe.cognitive")
+
+
+def create_app(settings: Settings | None = None, modules: list[str] | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = Engine(settings, modules)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        log.info("cognitive engine starting", modules=engine.hosted, mode=settings.cognitive_mode)
+        yield
+        await engine.close()
+
+    app = FastAPI(title="AIWFE cognitive services", version="1", lifespan=lifespan)
+    app.state.engine = engine
+    install_common(app, "cognitive", settings)
+
+    @app.exception_handler(CognitiveError)
+    async def _cognitive_error(_, exc: CognitiveError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "modules": engine.hosted}
+
+    @app.get("/ready")
+    async def ready() -> Any:
+        try:
+            await engine.ready()
+        except Exception as exc:
+            reason = "database unreachable" if is_unavailable(exc) else str(exc)[:200]
+            return unavailable(reason)
+        return {"status": "ready", "modules": engine.hosted}
+
+    @app.get("/v1/modules")
+    async def list_modules() -> dict[str, Any]:
+        return {
+            "mode": settings.cognitive_mode,
+            "hosted": {name: sorted(m.operations) for name, m in engine.modules.items()},
+        }
+
+    @app.post("/v1/{module}/{op}")
+    async def call(module: str, op: str, payload: dict[str, Any] = Body(...)) -> Any:  # noqa: B008
+        hosted = engine.modules.get(module)
+        if hosted is None:
+            raise HTTPException(404, f"module {module!r} is not hosted by this process")
+        try:
+            return await hosted.handle(op, payload)
+        except CognitiveError:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc):
+                return unavailable("database unreachable, retry shortly")
+            log.exception("module failure", module=module, op=op)
+            raise CognitiveError(500, f"{module}.{op} failed: {type(exc).__name__}") from exc
+
+    return app

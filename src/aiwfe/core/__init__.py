@@ -1,0 +1,1 @@
+"""Shared core of the AIWFE services: settings, logging, DB, auth, telemetry, providers."""

@@ -1,0 +1,1 @@
+"""LLM, embedding and vector-store providers behind small interfaces."""

@@ -1,0 +1,134 @@
+"""Settings of every first-party service, from the environment (names in docs/contracts.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+MODULES = ("coordination", "memory", "perception", "reasoning", "learning")
+DEFAULT_PORTS = {"gateway": 8080, "cognitive": 8081, "config": 8082, "worker": 8083}
+
+
+class Settings(BaseSettings):
+    """One settings object for all five programs; each reads only what it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="AIWFE_", extra="ignore", case_sensitive=False)
+
+    port: int | None = None
+    host: str = "0.0.0.0"  # noqa: S104 - services listen on the pod IP
+    log_level: str = "info"
+
+    db_host: str = "localhost"
+    db_port: int = 5432
+    db_name: str = "aiwfe"
+    db_user: str = "aiwfe"
+    db_password: SecretStr = SecretStr("")
+    db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
+        "disable"
+    )
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_connect_timeout: float = 5.0
+
+    redis_host: str = "localhost"
+    redis_port: int = 6379
+    redis_password: SecretStr = SecretStr("")
+    redis_db: int = 0
+
+    vector_store: Literal["qdrant", "pgvector"] = "qdrant"
+    # http(s)://host:6333 for a server; ":memory:" or "path:/dir" for qdrant-client's
+    # embedded local mode (one process only: tests and single-process setups).
+    qdrant_url: str = "http://localhost:6333"
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = "aiwfe_memories"
+
+    llm_provider: Literal["ollama", "openai", "local"] = "ollama"
+    llm_url: str = "http://localhost:11434"
+    llm_model: str = "llama3.2:1b"
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = 60.0
+
+    embedding_provider: Literal["ollama", "local"] = "local"
+    embedding_model: str = "nomic-embed-text"
+    embedding_dim: int = Field(default=384, ge=8, le=4096)
+
+    cognitive_url: str = "http://localhost:8081"
+    cognitive_mode: Literal["consolidated", "split"] = "consolidated"
+    cognitive_coordination_url: str | None = None
+    cognitive_memory_url: str | None = None
+    cognitive_perception_url: str | None = None
+    cognitive_reasoning_url: str | None = None
+    cognitive_learning_url: str | None = None
+    cognitive_timeout: float = 60.0
+
+    config_url: str = "http://localhost:8082"
+    config_file: str = "/etc/aiwfe/config/config.yaml"
+
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_ttl_seconds: int = 3600
+    jwt_issuer: str = "aiwfe"
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+
+    login_rate_limit: int = 10  # attempts per client per window
+    login_rate_window_seconds: int = 60
+    max_body_bytes: int = 1_048_576
+    static_dir: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+
+    worker_concurrency: int = Field(default=2, validation_alias="WORKER_CONCURRENCY")
+    worker_visibility_timeout: int = 300  # seconds before an unacked task is redelivered
+    worker_lease_seconds: int = 30  # run lease held (and renewed) by the executing worker
+    worker_step_retries: int = 3
+
+    otel_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    @field_validator("qdrant_api_key", "llm_api_key", "admin_password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    # ---- derived -----------------------------------------------------------------------
+
+    def listen_port(self, component: str) -> int:
+        return self.port or DEFAULT_PORTS[component]
+
+    def database_url(self) -> URL:
+        """asyncpg URL built from parts: URL.create quotes user and password correctly."""
+        return URL.create(
+            "postgresql+asyncpg",
+            username=self.db_user,
+            password=self.db_password.get_secret_value() or None,
+            host=self.db_host,
+            port=self.db_port,
+            database=self.db_name,
+        )
+
+    def redis_url(self) -> str:
+        password = self.redis_password.get_secret_value()
+        auth = f":{quote(password, safe='')}@" if password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    def module_url(self, module: str) -> str:
+        """Where a cognitive module answers: its own URL in split mode, else the shared one."""
+        if self.cognitive_mode == "split":
+            explicit = getattr(self, f"cognitive_{module}_url")
+            if explicit:
+                return explicit.rstrip("/")
+        return self.cognitive_url.rstrip("/")
+
+    def require_jwt_secret(self) -> str:
+        secret = self.jwt_secret.get_secret_value()
+        if len(secret) < 16:
+            raise RuntimeError("AIWFE_JWT_SECRET must be set to at least 16 characters")
+        return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The API gateway: auth, workflows, forwarding to cognitive-services, static web UI."""

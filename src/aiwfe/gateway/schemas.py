@@ -1,0 +1,68 @@
+"""Request and response bodies of the gateway's REST API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class Me(BaseModel):
+    id: uuid.UUID
+    username: str
+    is_admin: bool
+
+
+class StepOut(BaseModel):
+    idx: int
+    type: str
+    status: str
+    attempts: int
+    output: dict[str, Any] | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: str
+    input: dict[str, Any]
+    steps: list[dict[str, Any]]
+    current_step: int
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunDetail(RunOut):
+    step_results: list[StepOut]
+
+
+class RunPage(BaseModel):
+    items: list[RunOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Problem(BaseModel):
+    detail: Any

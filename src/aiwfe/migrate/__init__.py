@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic) and the admin user, for the migration-operator Job."""

@@ -1,0 +1,1 @@
+"""The task processor: a Celery worker that executes workflow runs step by step."""

@@ -1,0 +1,50 @@
+"""aiwfe-worker: the Celery worker (WORKER_CONCURRENCY processes) plus /health, /ready and
+/metrics on AIWFE_PORT (default 8083). SIGTERM: warm shutdown (running tasks finish; with
+acks late, anything unfinished is redelivered)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+
+
+def main(argv: list[str] | None = None) -> None:
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # before prometheus_client is imported
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiwfe-metrics-")
+    from celery.signals import setup_logging
+
+    from aiwfe.core.logging import configure_logging
+    from aiwfe.core.settings import get_settings
+    from aiwfe.worker.celery_app import QUEUE, get_celery
+    from aiwfe.worker.health import start_health_server
+
+    settings = get_settings()
+
+    @setup_logging.connect
+    def _logging(**_: object) -> None:
+        configure_logging(settings.log_level, "worker")
+
+    configure_logging(settings.log_level, "worker")
+    start_health_server(settings, settings.listen_port("worker"))
+    app = get_celery()
+    import aiwfe.worker.tasks  # noqa: F401 - registers the tasks
+
+    app.worker_main(
+        argv=[
+            "worker",
+            f"--loglevel={settings.log_level.upper()}",
+            f"--concurrency={settings.worker_concurrency}",
+            "--queues",
+            QUEUE,
+            "--hostname",
+            f"aiwfe@{socket.gethostname()}-{os.getpid()}",
+            "--without-gossip",
+            "--without-mingle",
+            *(argv or []),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
