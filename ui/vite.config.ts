@@ -26,5 +26,6 @@ export default defineConfig({
     globals: true,
     include: ["test/**/*.test.{ts,tsx}"],
     restoreMocks: true,
+    setupFiles: ["./test/setup.ts"],
   },
 });

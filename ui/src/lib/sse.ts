@@ -229,8 +229,7 @@ export async function streamEvents(url: string, options: StreamOptions): Promise
         if (stop) await reader.cancel().catch(() => undefined);
         else reader.releaseLock();
       }
-      if (stop) return;
-      if (!reconnect) return;
+      if (stop || options.signal?.aborted || !reconnect) return;
       error = networkError(new Error("the event stream ended"));
     } catch (caught) {
       if (options.signal?.aborted) return;

@@ -1,0 +1,157 @@
+import { cleanup, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "../src/App";
+import { TOKEN_KEY } from "../src/lib/auth";
+import { jsonResponse, makeJwt, sseResponse } from "./helpers";
+
+type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
+
+/** Route fetch calls by "METHOD path" to handlers; unknown routes fail the test loudly. */
+function stubFetch(routes: Record<string, Handler>) {
+  const calls: string[] = [];
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    const key = `${init.method ?? "GET"} ${url.split("?")[0]}`;
+    calls.push(key);
+    const handler = routes[key];
+    if (!handler) return jsonResponse(599, { detail: `no stub for ${key}` });
+    return handler(url, init);
+  });
+  vi.stubGlobal("fetch", fetchMock);
+  return calls;
+}
+
+const READY = () => jsonResponse(200, { status: "ready", checks: { postgres: "ok", redis: "ok" } });
+const future = Math.floor(Date.now() / 1000) + 3600;
+
+beforeEach(() => {
+  window.sessionStorage.clear();
+  window.history.replaceState(null, "", "/");
+});
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+describe("App", () => {
+  it("shows the API's login error in words, then logs in and out", async () => {
+    const user = userEvent.setup();
+    let attempts = 0;
+    stubFetch({
+      "GET /api/ready": READY,
+      "POST /api/v1/auth/login": () =>
+        ++attempts === 1
+          ? jsonResponse(401, { detail: "invalid username or password" })
+          : jsonResponse(200, { access_token: makeJwt({ sub: "admin", adm: true, exp: future }) }),
+      "GET /api/v1/workflows": () => jsonResponse(200, []),
+    });
+    render(<App />);
+    expect(await screen.findByRole("heading", { name: "Log in to AIWFE" })).toBeInTheDocument();
+    await user.type(screen.getByLabelText("User name"), "admin");
+    await user.type(screen.getByLabelText("Password"), "wrong");
+    await user.click(screen.getByRole("button", { name: "Log in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("invalid username or password");
+
+    await user.clear(screen.getByLabelText("Password"));
+    await user.type(screen.getByLabelText("Password"), "right{Enter}");
+    expect(await screen.findByRole("heading", { name: "Workflows" })).toBeInTheDocument();
+    expect(window.location.pathname).toBe("/workflows");
+    expect(screen.getByTestId("user-name")).toHaveTextContent("admin (admin)");
+    expect(screen.getByRole("link", { name: "Feature flags" })).toBeInTheDocument();
+    expect(window.sessionStorage.getItem(TOKEN_KEY)).not.toBeNull();
+    const health = await screen.findByRole("list", { name: "Component health" });
+    expect(within(health).getAllByRole("listitem")).toHaveLength(2);
+
+    await user.click(screen.getByRole("button", { name: "Log out" }));
+    expect(await screen.findByText("You are logged out.")).toBeInTheDocument();
+    expect(window.sessionStorage.getItem(TOKEN_KEY)).toBeNull();
+  });
+
+  it("hides the flags page from non-admins", async () => {
+    window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "bob", adm: false, exp: future }));
+    window.history.replaceState(null, "", "/flags");
+    stubFetch({ "GET /api/ready": READY });
+    render(<App />);
+    expect(await screen.findByText("Only administrators can see feature flags.")).toBeInTheDocument();
+    expect(screen.queryByRole("link", { name: "Feature flags" })).toBeNull();
+  });
+
+  it("creates a workflow and shows its live progress until it succeeds", async () => {
+    const user = userEvent.setup();
+    window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "alice", exp: future }));
+    window.history.replaceState(null, "", "/workflows");
+    const steps = [{ type: "perception" }, { type: "memory" }];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const calls = stubFetch({
+      "GET /api/ready": READY,
+      "GET /api/v1/workflows": () => jsonResponse(200, { items: [] }),
+      "POST /api/v1/workflows": (_url, init) => {
+        const body = JSON.parse(String(init.body));
+        expect(body.steps).toEqual(steps);
+        expect(body.name).toBe("demo");
+        return jsonResponse(201, { id: "run-1", name: "demo", status: "queued", steps, current_step: 0 });
+      },
+      "GET /api/v1/workflows/run-1/events": async () => {
+        await gate;
+        return sseResponse([
+          "id: 1\nevent: step\ndata: {\"status\":\"running\",\"current_step\":1}\n\n",
+          "id: 2\nevent: status\ndata: {\"status\":\"succeeded\",\"current_step\":2}\n\n",
+        ]);
+      },
+      "GET /api/v1/workflows/run-1": () =>
+        jsonResponse(200, { id: "run-1", name: "demo", status: "succeeded", steps, current_step: 2, result: { ok: 1 } }),
+    });
+    render(<App />);
+    await screen.findByText("No workflow runs yet.");
+    await user.type(screen.getByLabelText("Name"), "demo");
+    await user.selectOptions(screen.getByLabelText("Template"), "remember");
+    await user.click(screen.getByRole("button", { name: "Create workflow" }));
+    const item = await screen.findByText("demo", { selector: ".run-name" });
+    const run = item.closest("li")!;
+    expect(run).toHaveAttribute("data-status", "queued");
+    expect(within(run).getByRole("button", { name: /Cancel/ })).toBeInTheDocument();
+    release();
+    await waitFor(() => expect(run).toHaveAttribute("data-status", "succeeded"));
+    expect(within(run).getByText("2/2 steps")).toBeInTheDocument();
+    expect(within(run).queryByRole("button", { name: /Cancel/ })).toBeNull();
+    await waitFor(() => expect(calls).toContain("GET /api/v1/workflows/run-1"));
+  });
+
+  it("shows why a workflow could not be created", async () => {
+    const user = userEvent.setup();
+    window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "alice", exp: future }));
+    stubFetch({
+      "GET /api/ready": READY,
+      "GET /api/v1/workflows": () => jsonResponse(200, []),
+      "POST /api/v1/workflows": () =>
+        jsonResponse(422, { detail: [{ loc: ["body", "steps", 0, "type"], msg: "Input should be 'perception', 'memory'" }] }),
+    });
+    render(<App />);
+    await screen.findByText("No workflow runs yet.");
+    const steps = screen.getByLabelText("Steps (JSON list)");
+    await user.clear(steps);
+    await user.type(steps, "[[");
+    await user.click(screen.getByRole("button", { name: "Create workflow" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(/Steps must be valid JSON/);
+    await user.selectOptions(screen.getByLabelText("Template"), "perceive");
+    await user.click(screen.getByRole("button", { name: "Create workflow" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "Some fields are not valid: steps.0.type: Input should be 'perception', 'memory'.",
+    );
+  });
+
+  it("logs out when the API says the session is gone", async () => {
+    window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "alice", exp: future }));
+    stubFetch({
+      "GET /api/ready": READY,
+      "GET /api/v1/workflows": () => jsonResponse(401, { detail: "token signature is invalid" }),
+    });
+    render(<App />);
+    expect(await screen.findByRole("status")).toHaveTextContent(
+      "You were logged out: token signature is invalid.",
+    );
+    expect(screen.getByLabelText("User name")).toBeInTheDocument();
+  });
+});
