@@ -116,7 +116,7 @@ spec:
 
 {{/* "true" when the prometheus-operator CRDs are installed (or announced with --api-versions). */}}
 {{- define "common.monitoring.crds" -}}
-{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" }}true{{ end -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end -}}
 {{- end -}}
 
 {{/* ServiceMonitor for the component's /metrics (only when the CRD exists). Usage: include "common.serviceMonitor" (dict "ctx" . "port" "http" "component" "") */}}
