@@ -60,7 +60,7 @@ def staging_modules(kubernetes_dir: Path) -> list[str]:
 
 
 def wrapper_gomod(version: str, staging: list[str]) -> str:
-    """go.mod of the wrapper module: kubernetes at `version`, staging modules at v0.<minor>.<patch>."""
+    """The wrapper go.mod: kubernetes at `version`, staging modules at v0.<minor>.<patch>."""
     _major, minor, patch = version.lstrip("v").split(".")
     published = f"v0.{minor}.{patch}"
     lines = [
@@ -106,7 +106,9 @@ def build(version: str, workdir: Path, outdir: Path, log: Path) -> list[Path]:
     if not gomod.exists() or not gomod.read_text().startswith(wanted.split("replace (")[0]):
         gomod.write_text(wanted)
         (src / "go.sum").unlink(missing_ok=True)
-    (src / "doc.go").write_text("// Package build only pins modules for `go build`.\npackage build\n")
+    (src / "doc.go").write_text(
+        "// Package build only pins modules for `go build`.\npackage build\n"
+    )
     outdir.mkdir(parents=True, exist_ok=True)
     go = shutil.which("go") or "go"
     cmd = [
