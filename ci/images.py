@@ -228,6 +228,7 @@ class Build:
     args: dict[str, str]
     tag: str
     missing_parts: dict[str, str] = field(default_factory=dict)  # part -> reason
+    source_parts: dict[str, str] = field(default_factory=dict)  # part -> from-source stage
 
 
 def stage_python_context() -> Path:
@@ -307,6 +308,7 @@ def plan(mode: str, base_image: str, names: list[str]) -> list[Build]:
             continue
         args = dict(common)
         missing: dict[str, str] = {}
+        source_parts: dict[str, str] = {}
         if name in FIRST_PARTY:
             args["BASE_IMAGE"] = f"{REPOSITORY}/python-base:{version}"
         else:
@@ -322,6 +324,7 @@ def plan(mode: str, base_image: str, names: list[str]) -> list[Build]:
                     missing[part.name] = part.unavailable_reason or skipped[part.name]
                 else:
                     args[part.build_arg] = part.airgap
+                    source_parts[part.name] = part.airgap
         builds.append(
             Build(
                 name=name,
@@ -330,6 +333,7 @@ def plan(mode: str, base_image: str, names: list[str]) -> list[Build]:
                 args=args,
                 tag=f"{REPOSITORY}/{name}:{version}",
                 missing_parts=missing,
+                source_parts=source_parts,
             )
         )
     return builds
@@ -352,40 +356,90 @@ def docker_client() -> Path:
     return ensure_engine().path
 
 
-def build_one(docker: Path, build: Build, mode: str) -> dict:
-    log = logs_dir() / f"image-{build.name}.log"
-    cmd = [str(docker), "build", "--progress=plain", "-f", str(build.dockerfile), "-t", build.tag]
+def docker_build(
+    docker: Path, build: Build, log: Path, extra: list[str], timeout: float | None = None
+) -> tuple[int, float]:
+    """Run one BuildKit build (niced, log to file); returns (exit code, seconds)."""
+    cmd = [str(docker), "build", "--progress=plain", "-f", str(build.dockerfile), *extra]
     for key, value in build.args.items():
         cmd += ["--build-arg", f"{key}={value}"]
     bundle = ca_bundle()
     if bundle:
         cmd += ["--secret", f"id=ca-bundle,src={bundle}"]
-    cmd += ["--label", f"io.aiwfe.source-mode={mode}", str(build.context)]
+    cmd.append(str(build.context))
     env = dict(os.environ, DOCKER_BUILDKIT="1")
-    echo(f"building {build.tag} ({mode}; log: {log})")
     started = time.monotonic()
     with log.open("w") as handle:
         handle.write("$ " + " ".join(cmd) + "\n")
         handle.flush()
-        proc = subprocess.run(
-            ["nice", "-n", "10", *cmd],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env=env,
-            check=False,
+        try:
+            proc = subprocess.run(
+                ["nice", "-n", "10", *cmd],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=env,
+                check=False,
+                timeout=timeout,
+            )
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            handle.write(f"\n[aiwfe] timed out after {timeout:.0f}s\n")
+            code = 124
+    return code, round(time.monotonic() - started, 1)
+
+
+def source_build_timeout() -> float:
+    return float(os.environ.get("AIWFE_SOURCE_BUILD_TIMEOUT", "5400"))
+
+
+def build_sources(docker: Path, build: Build) -> dict[str, float]:
+    """Air-gapped: build each program's from-source stage first. A stage that fails or runs
+    out of time is switched to its `<part>-unavailable` stage and recorded with the reason, so
+    the image still builds with everything else (and says what it lacks)."""
+    seconds: dict[str, float] = {}
+    for part, stage in list(build.source_parts.items()):
+        log = logs_dir() / f"image-{build.name}-{part}.log"
+        echo(f"building {part} from source for {build.name} (stage {stage}; log: {log})")
+        code, took = docker_build(
+            docker, build, log, ["--target", stage], timeout=source_build_timeout()
         )
+        seconds[part] = took
+        if code == 0:
+            continue
+        arg = next(p.build_arg for p in parts() if p.name == part)
+        build.args[arg] = f"{part}-unavailable"
+        del build.source_parts[part]
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower()] or lines
+        why = "did not finish in time" if code == 124 else f"failed: {errors[-1].strip()[:300]}"
+        build.missing_parts[part] = f"air-gapped source build {why} (log: {log})"
+        echo(f"{part}: {build.missing_parts[part]}")
+    return seconds
+
+
+def build_one(docker: Path, build: Build, mode: str) -> dict:
+    started = time.monotonic()
+    source_seconds = build_sources(docker, build) if build.source_parts else {}
+    log = logs_dir() / f"image-{build.name}.log"
+    echo(f"building {build.tag} ({mode}; log: {log})")
+    extra = ["-t", build.tag, "--label", f"io.aiwfe.source-mode={mode}"]
+    for part in build.missing_parts:
+        extra += ["--label", f"io.aiwfe.missing.{part}=not buildable {mode}"]
+    code, _ = docker_build(docker, build, log, extra)
     seconds = round(time.monotonic() - started, 1)
     result = {
         "image": build.tag,
         "name": build.name,
         "mode": mode,
         "seconds": seconds,
-        "status": "built" if proc.returncode == 0 else "failed",
+        "status": "built" if code == 0 else "failed",
         "log": str(log),
         "missing_parts": build.missing_parts,
+        "built_from_source": sorted(build.source_parts),
+        "source_seconds": source_seconds,
         "build_args": build.args,
     }
-    if proc.returncode == 0:
+    if code == 0:
         result["size_bytes"] = image_size(docker, build.tag)
     else:
         tail = log.read_text(errors="replace").splitlines()[-25:]
