@@ -140,20 +140,35 @@ describe("list and result normalizers", () => {
     expect(calls[0].url).toBe("/api/v1/workflows?limit=50");
   });
 
-  it("orders a decision by rank and keeps per-criterion scores", () => {
+  it("reads the reasoning module's DecideResponse", () => {
     const result = normalizeDecision({
+      question: "Which DB?",
+      best: "A",
       ranking: [
-        { option: "B", score: 0.4, rank: 2, scores: { cost: 0.2 } },
-        { option: "A", score: 0.9, rank: 1, scores: { cost: 0.8, speed: { score: 1 } } },
+        { name: "A", score: 0.9, breakdown: { cost: 0.8, speed: 0.1 }, evidence: ["A was fine last time"] },
+        { name: "B", score: 0.4, breakdown: { cost: 0.2 }, evidence: [] },
       ],
       rationale: "A is cheaper.",
-      memories: [{ id: "m", text: "A was fine last time", score: "0.5" }],
+      memories_used: 1,
     });
     expect(result.recommendation).toBe("A");
-    expect(result.ranking.map((r) => r.option)).toEqual(["A", "B"]);
-    expect(result.ranking[0].scores).toEqual({ cost: 0.8, speed: 1 });
+    expect(result.ranking.map((r) => [r.option, r.rank])).toEqual([["A", 1], ["B", 2]]);
+    expect(result.ranking[0].scores).toEqual({ cost: 0.8, speed: 0.1 });
+    expect(result.ranking[0].evidence).toEqual(["A was fine last time"]);
     expect(result.rationale).toBe("A is cheaper.");
-    expect(result.memories[0]).toMatchObject({ text: "A was fine last time", score: 0.5 });
+    expect(result.memoriesUsed).toBe(1);
+  });
+
+  it("orders by explicit rank when given and falls back to the top option", () => {
+    const result = normalizeDecision({
+      ranking: [
+        { option: "B", score: "0.4", rank: 2, scores: { cost: { score: 0.2 } } },
+        { option: "A", score: 0.9, rank: 1 },
+      ],
+    });
+    expect(result.recommendation).toBe("A");
+    expect(result.ranking[1].scores).toEqual({ cost: 0.2 });
+    expect(result.memoriesUsed).toBe(0);
   });
 
   it("reads flags as a table or as a list", () => {
@@ -177,9 +192,24 @@ describe("list and result normalizers", () => {
 });
 
 describe("workflow progress over SSE", () => {
+  it("maps the worker's event types to run status and step progress", () => {
+    const ev = (event: string, data: Record<string, unknown>) =>
+      parseRunEvent({ event, id: "1", data: JSON.stringify({ run_id: "r", ...data }) }).run;
+    expect(ev("queued", { status: "queued" })).toEqual({ id: "r", status: "queued" });
+    expect(ev("started", { attempt: 1, worker: "w" })).toEqual({ id: "r", status: "running" });
+    expect(ev("step_started", { idx: 1, type: "wait" })).toEqual({ id: "r", status: "running", current_step: 1 });
+    expect(ev("step_completed", { idx: 1, type: "wait" })).toEqual({ id: "r", status: "running", current_step: 2 });
+    expect(ev("completed", { status: "succeeded" })).toEqual({ id: "r", status: "succeeded" });
+    expect(ev("failed", { status: "failed", error: "step 0 (recall): boom" })).toEqual({
+      id: "r",
+      status: "failed",
+      error: "step 0 (recall): boom",
+    });
+    expect(ev("cancelled", { by: "admin" })).toEqual({ id: "r", status: "cancelled" });
+    expect(ev("something_new", {})).toEqual({ id: "r" });
+  });
+
   it("parses run events, flat or nested", () => {
-    expect(parseRunEvent({ event: "progress", id: "1", data: "{\"run_id\":\"r\",\"status\":\"running\",\"step\":1}" }).run)
-      .toEqual({ id: "r", status: "running", current_step: 1 });
     expect(parseRunEvent({ event: "run", id: "2", data: "{\"run\":{\"id\":\"r\",\"status\":\"succeeded\",\"result\":{}}}" }).run)
       .toEqual({ id: "r", status: "succeeded", result: {} });
     expect(parseRunEvent({ event: "message", id: "", data: "not json" })).toEqual({
@@ -189,19 +219,20 @@ describe("workflow progress over SSE", () => {
     });
   });
 
-  it("follows a run until a terminal status", async () => {
+  it("follows a run until its terminal event", async () => {
     const { fetchImpl, calls } = queueFetch(
       sseResponse([
-        "id: 1\nevent: status\ndata: {\"status\":\"running\",\"current_step\":0}\n\n",
-        ": keep-alive\n\n",
-        "id: 2\nevent: step\ndata: {\"status\":\"running\",\"current_step\":1}\n\n",
-        "id: 3\nevent: status\ndata: {\"status\":\"succeeded\",\"current_step\":2}\n\n",
-        "id: 4\nevent: status\ndata: {\"status\":\"never-read\"}\n\n",
+        "id: 1\nevent: started\ndata: {\"attempt\":1}\n\n",
+        ": ping\n\n",
+        "id: 2\nevent: step_started\ndata: {\"idx\":0}\n\n",
+        "id: 3\nevent: step_completed\ndata: {\"idx\":0}\n\n",
+        "id: 4\nevent: cancelled\ndata: {\"by\":\"x\"}\n\n",
+        "id: 5\nevent: started\ndata: {}\n\n",
       ]),
     );
     const statuses: string[] = [];
     await client(fetchImpl).api.watchWorkflow("r 1", (p) => statuses.push(`${p.run.status}@${p.run.current_step}`));
-    expect(statuses).toEqual(["running@0", "running@1", "succeeded@2"]);
+    expect(statuses).toEqual(["running@undefined", "running@0", "running@1", "cancelled@undefined"]);
     expect(calls[0].url).toBe("/api/v1/workflows/r%201/events");
     expect(header(calls[0].init, "Authorization")).toBe("Bearer tok");
   });

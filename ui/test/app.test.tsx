@@ -81,7 +81,7 @@ describe("App", () => {
     const user = userEvent.setup();
     window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "alice", exp: future }));
     window.history.replaceState(null, "", "/workflows");
-    const steps = [{ type: "perception" }, { type: "memory" }];
+    const steps = [{ type: "perceive" }];
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const calls = stubFetch({
@@ -96,17 +96,19 @@ describe("App", () => {
       "GET /api/v1/workflows/run-1/events": async () => {
         await gate;
         return sseResponse([
-          "id: 1\nevent: step\ndata: {\"status\":\"running\",\"current_step\":1}\n\n",
-          "id: 2\nevent: status\ndata: {\"status\":\"succeeded\",\"current_step\":2}\n\n",
+          "id: 1\nevent: started\ndata: {\"run_id\":\"run-1\",\"attempt\":1}\n\n",
+          "id: 2\nevent: step_started\ndata: {\"run_id\":\"run-1\",\"idx\":0}\n\n",
+          "id: 3\nevent: step_completed\ndata: {\"run_id\":\"run-1\",\"idx\":0}\n\n",
+          "id: 4\nevent: completed\ndata: {\"run_id\":\"run-1\",\"status\":\"succeeded\"}\n\n",
         ]);
       },
       "GET /api/v1/workflows/run-1": () =>
-        jsonResponse(200, { id: "run-1", name: "demo", status: "succeeded", steps, current_step: 2, result: { ok: 1 } }),
+        jsonResponse(200, { id: "run-1", name: "demo", status: "succeeded", steps, current_step: 1, result: { ok: 1 } }),
     });
     render(<App />);
     await screen.findByText("No workflow runs yet.");
     await user.type(screen.getByLabelText("Name"), "demo");
-    await user.selectOptions(screen.getByLabelText("Template"), "remember");
+    await user.selectOptions(screen.getByLabelText("Template"), "perceive");
     await user.click(screen.getByRole("button", { name: "Create workflow" }));
     const item = await screen.findByText("demo", { selector: ".run-name" });
     const run = item.closest("li")!;
@@ -114,7 +116,7 @@ describe("App", () => {
     expect(within(run).getByRole("button", { name: /Cancel/ })).toBeInTheDocument();
     release();
     await waitFor(() => expect(run).toHaveAttribute("data-status", "succeeded"));
-    expect(within(run).getByText("2/2 steps")).toBeInTheDocument();
+    expect(within(run).getByText("1/1 steps")).toBeInTheDocument();
     expect(within(run).queryByRole("button", { name: /Cancel/ })).toBeNull();
     await waitFor(() => expect(calls).toContain("GET /api/v1/workflows/run-1"));
   });
@@ -126,7 +128,7 @@ describe("App", () => {
       "GET /api/ready": READY,
       "GET /api/v1/workflows": () => jsonResponse(200, []),
       "POST /api/v1/workflows": () =>
-        jsonResponse(422, { detail: [{ loc: ["body", "steps", 0, "type"], msg: "Input should be 'perception', 'memory'" }] }),
+        jsonResponse(422, { detail: [{ loc: ["body", "steps", 0, "params"], msg: "Input should be a valid dictionary" }] }),
     });
     render(<App />);
     await screen.findByText("No workflow runs yet.");
@@ -138,7 +140,7 @@ describe("App", () => {
     await user.selectOptions(screen.getByLabelText("Template"), "perceive");
     await user.click(screen.getByRole("button", { name: "Create workflow" }));
     expect(await screen.findByRole("alert")).toHaveTextContent(
-      "Some fields are not valid: steps.0.type: Input should be 'perception', 'memory'.",
+      "Some fields are not valid: steps.0.params: Input should be a valid dictionary.",
     );
   });
 

@@ -77,32 +77,47 @@ export interface MemoryHit {
 
 export interface IngestResult {
   source_id?: string;
+  /** Facts extracted from the text (already known ones included). */
   memories: { id: string; text: string }[];
+  /** How many of them were new. */
+  stored: number;
 }
 
 export interface Criterion {
   name: string;
   weight: number;
+  goal: "max" | "min";
+}
+
+export interface DecisionOption {
+  name: string;
+  description: string;
+  /** Raw value of the option on each criterion (by criterion name). */
+  scores: Record<string, number>;
 }
 
 export interface DecisionRequest {
   question: string;
-  options: string[];
+  options: DecisionOption[];
   criteria: Criterion[];
+  namespace?: string;
+  use_memory?: boolean;
 }
 
 export interface ScoredOption {
   option: string;
   score: number;
+  /** Weighted, normalised contribution of each criterion to the score. */
   scores: Record<string, number>;
   rank: number;
+  evidence: string[];
 }
 
 export interface DecisionResult {
   recommendation: string;
   ranking: ScoredOption[];
   rationale: string;
-  memories: MemoryHit[];
+  memoriesUsed: number;
 }
 
 export interface FeatureFlag {
@@ -209,14 +224,15 @@ export function normalizeDecision(body: unknown): DecisionResult {
       score: asNumber(o.score ?? o.total ?? o.weighted_score) ?? 0,
       scores,
       rank: asNumber(o.rank) ?? index + 1,
+      evidence: (Array.isArray(o.evidence) ? o.evidence : []).map(String),
     };
   });
   ranking.sort((a, b) => a.rank - b.rank || b.score - a.score);
   return {
-    recommendation: asString(r.recommendation ?? r.best ?? r.choice ?? ranking[0]?.option),
+    recommendation: asString(r.best ?? r.recommendation ?? r.choice ?? ranking[0]?.option),
     ranking,
     rationale: asString(r.rationale ?? r.explanation),
-    memories: unwrapList(r.memories ?? r.recalled).map(normalizeHit),
+    memoriesUsed: asNumber(r.memories_used) ?? 0,
   };
 }
 
@@ -248,6 +264,24 @@ export function normalizeFlags(body: unknown): FeatureFlag[] {
   return flags.filter((f) => f.key).sort((a, b) => a.key.localeCompare(b.key));
 }
 
+// The worker's progress events (src/aiwfe/worker/executor.py): queued, started, resumed,
+// step_started {idx}, step_completed {idx}, completed {status}, failed {status, error},
+// cancelled {by}. Each carries run_id; ids are increasing integers (Last-Event-ID replay).
+const EVENT_STATUS: Record<string, RunStatus> = {
+  queued: "queued",
+  started: "running",
+  resumed: "running",
+  step_started: "running",
+  step_completed: "running",
+  completed: "succeeded",
+  succeeded: "succeeded",
+  failed: "failed",
+  cancelled: "cancelled",
+};
+export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
+  "completed", "succeeded", "failed", "cancelled",
+]);
+
 /** One SSE event of a run, read as a (partial) run update. */
 export function parseRunEvent(event: SseEvent): RunProgress {
   let raw: unknown = event.data;
@@ -259,16 +293,18 @@ export function parseRunEvent(event: SseEvent): RunProgress {
   const data = asRecord(raw);
   const nested = asRecord(data.run);
   const source = Object.keys(nested).length ? nested : data;
+  const type = event.event !== "message" ? event.event : asString(data.type) || event.event;
   const run: Partial<WorkflowRun> = {};
   if (typeof source.id === "string") run.id = source.id;
   else if (typeof data.run_id === "string") run.id = data.run_id;
-  if (typeof source.status === "string") run.status = source.status;
-  const step = asNumber(source.current_step ?? data.step ?? data.idx);
-  if (step != null) run.current_step = step;
+  const status = typeof source.status === "string" ? source.status : EVENT_STATUS[type];
+  if (status) run.status = status;
+  const idx = asNumber(data.idx ?? data.step);
+  if (asNumber(source.current_step) != null) run.current_step = asNumber(source.current_step)!;
+  else if (idx != null) run.current_step = type === "step_completed" ? idx + 1 : idx;
   if (Array.isArray(source.steps)) run.steps = source.steps as WorkflowStep[];
   if ("result" in source) run.result = source.result as WorkflowRun["result"];
   if (typeof source.error === "string") run.error = source.error;
-  const type = asString(data.type) || event.event;
   return { type, run, raw };
 }
 
@@ -409,7 +445,7 @@ export class ApiClient {
         const progress = parseRunEvent(event);
         onProgress(progress);
         const status = progress.run.status;
-        return (status != null && TERMINAL.has(status)) || ["end", "done", "close"].includes(event.event);
+        return (status != null && TERMINAL.has(status)) || TERMINAL_EVENTS.has(progress.type);
       },
     }).catch((error: unknown) => {
       if (error instanceof ApiError && error.status === 401) this.onUnauthorized?.(error);
@@ -419,12 +455,14 @@ export class ApiClient {
 
   async ingestMemory(text: string, namespace: string, tags: string[]): Promise<IngestResult> {
     const body = asRecord(await this.post(ROUTES.memoryIngest, { text, namespace, tags }));
+    const memories = unwrapList(body.facts ?? body.memories ?? body.items).map((m) => {
+      const r = asRecord(m);
+      return { id: asString(r.id), text: asString(r.text ?? m) };
+    });
     return {
       source_id: body.source_id ? asString(body.source_id) : undefined,
-      memories: unwrapList(body.memories ?? body.facts ?? body.items).map((m) => {
-        const r = asRecord(m);
-        return { id: asString(r.id), text: asString(r.text ?? m) };
-      }),
+      memories,
+      stored: asNumber(body.stored) ?? memories.length,
     };
   }
 

@@ -9,25 +9,43 @@ export interface StepTemplate {
   input: string;
 }
 
-// Step types run by the worker through cognitive-services (docs/services.md).
+// Step types of src/aiwfe/core/workflow.py: perceive, remember, recall, decide, chat,
+// generate, wait. Each step's request is filled from the run input (here {"text": ...}),
+// then from its params.
+export const STEP_TYPES = ["perceive", "remember", "recall", "decide", "chat", "generate", "wait"];
+
 export const STEP_TEMPLATES: StepTemplate[] = [
   {
-    id: "analyse",
-    label: "Analyse text (perception → memory → reasoning)",
-    steps: [{ type: "perception" }, { type: "memory" }, { type: "reasoning" }],
+    id: "remember",
+    label: "Analyse and remember text (perceive → remember → recall)",
+    steps: [
+      { type: "perceive" },
+      { type: "remember", params: { namespace: "default", tags: ["workflow"] } },
+      { type: "recall", params: { query: "login problems", limit: 3 } },
+    ],
     input: "Our support queue doubled after the release; most tickets mention slow logins.",
   },
   {
-    id: "remember",
-    label: "Remember text (perception → memory)",
-    steps: [{ type: "perception" }, { type: "memory" }],
-    input: "The staging cluster is upgraded every Tuesday at 10:00 UTC.",
+    id: "perceive",
+    label: "Extract entities (perceive)",
+    steps: [{ type: "perceive" }],
+    input: "Alice from Acme Corp met Bob in Berlin on 3 March.",
   },
   {
-    id: "perceive",
-    label: "Extract entities (perception)",
-    steps: [{ type: "perception" }],
-    input: "Alice from Acme Corp met Bob in Berlin on 3 March.",
+    id: "slow",
+    label: "Slow demo: wait 3 s three times",
+    steps: [
+      { type: "wait", params: { seconds: 3 } },
+      { type: "wait", params: { seconds: 3 } },
+      { type: "wait", params: { seconds: 3 } },
+    ],
+    input: "",
+  },
+  {
+    id: "generate",
+    label: "Generate text with the LLM (generate)",
+    steps: [{ type: "generate", params: { prompt: "Write a haiku about workflows." } }],
+    input: "",
   },
 ];
 
@@ -50,6 +68,9 @@ export function parseSteps(text: string): WorkflowStep[] {
     const type = (step as Record<string, unknown>).type;
     if (typeof type !== "string" || !type.trim()) {
       throw new Error(`Step ${index + 1} has no "type".`);
+    }
+    if (!STEP_TYPES.includes(type)) {
+      throw new Error(`Step ${index + 1} has an unknown type "${type}"; use one of ${STEP_TYPES.join(", ")}.`);
     }
   });
   return value as WorkflowStep[];

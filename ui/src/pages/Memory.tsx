@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { ErrorAlert } from "../components/ErrorAlert";
 import type { ApiClient, IngestResult, MemoryHit } from "../lib/api";
-import { splitTags } from "../lib/forms";
+import { checkNamespace, splitTags } from "../lib/forms";
 
 export function MemoryPage({ client }: { client: ApiClient }) {
   const [namespace, setNamespace] = useState("default");
@@ -24,7 +24,7 @@ export function MemoryPage({ client }: { client: ApiClient }) {
     setIngestError(null);
     setIngested(null);
     try {
-      setIngested(await client.ingestMemory(text, namespace.trim() || "default", splitTags(tags)));
+      setIngested(await client.ingestMemory(text, checkNamespace(namespace), splitTags(tags)));
       setText("");
     } catch (caught) {
       setIngestError(caught);
@@ -38,7 +38,7 @@ export function MemoryPage({ client }: { client: ApiClient }) {
     setSearching(true);
     setSearchError(null);
     try {
-      setHits(await client.searchMemory(query, namespace.trim() || "default", limit));
+      setHits(await client.searchMemory(query, checkNamespace(namespace), limit));
     } catch (caught) {
       setSearchError(caught);
       setHits(null);
@@ -77,7 +77,8 @@ export function MemoryPage({ client }: { client: ApiClient }) {
           </button>
           {ingested && (
             <div role="status" className="alert alert-ok" data-testid="ingest-result">
-              Stored {ingested.memories.length} {ingested.memories.length === 1 ? "memory" : "memories"}.
+              Extracted {ingested.memories.length} {ingested.memories.length === 1 ? "fact" : "facts"},{" "}
+              {ingested.stored} new.
               {ingested.memories.length > 0 && (
                 <ul>
                   {ingested.memories.map((m) => <li key={m.id || m.text}>{m.text}</li>)}
@@ -97,9 +98,9 @@ export function MemoryPage({ client }: { client: ApiClient }) {
               id="mem-limit"
               type="number"
               min={1}
-              max={50}
+              max={100}
               value={limit}
-              onChange={(e) => setLimit(Math.min(50, Math.max(1, Number(e.target.value) || 1)))}
+              onChange={(e) => setLimit(Math.min(100, Math.max(1, Number(e.target.value) || 1)))}
             />
             <ErrorAlert error={searchError} />
             <button type="submit" disabled={searching || !query.trim()}>

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from "react"
 import { ErrorAlert } from "../components/ErrorAlert";
 import { TERMINAL, type ApiClient, type WorkflowRun, type WorkflowStep } from "../lib/api";
 import { errorMessage } from "../lib/errors";
-import { parseSteps, progressOf, STEP_TEMPLATES } from "../lib/workflows";
+import { parseSteps, progressOf, STEP_TEMPLATES, STEP_TYPES } from "../lib/workflows";
 
 function StatusBadge({ status }: { status: string }) {
   return <span className={`status status-${status}`}>{status}</span>;
@@ -196,7 +196,8 @@ export function WorkflowsPage({ client }: { client: ApiClient }) {
             onChange={(e) => setStepsText(e.target.value)}
           />
           <p id="wf-steps-help" className="help">
-            Each step is an object with a <code>type</code>; the worker runs them in order.
+            Each step is an object with a <code>type</code> ({STEP_TYPES.join(", ")}) and
+            optional <code>params</code>; the worker runs them in order.
           </p>
           <label htmlFor="wf-input">Input text</label>
           <textarea id="wf-input" rows={3} value={inputText} onChange={(e) => setInputText(e.target.value)} />
