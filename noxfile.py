@@ -127,3 +127,18 @@ def down(session: nox.Session) -> None:
     env = docker_engine.ensure_engine().env(env)
     install(session, "integration")
     session.run("python", "-m", "ci.stack", "down", env=env)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Consolidated vs split topology, gateway vs bare app, render and image budgets."""
+    env = provide_tools(session, "helm3")
+    install(session, "services", "bench", project=True)
+    session.run("python", "-m", "ci.bench", *session.posargs, env=env)
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """Web UI: Vitest unit tests, Vite build, end-to-end in headless Chromium."""
+    install(session, "services", "ui", project=True)
+    session.run("python", "-m", "ci.ui", "test", *session.posargs)

@@ -1,0 +1,127 @@
+"""`nox -s up` / `nox -s down`: the whole AIWFE stack on a local kind cluster, for humans.
+
+up: build (or reuse) the images, create (or reuse) the kind cluster, load the images,
+`helm upgrade --install` the chart with values/kind.yaml (plus any `-f FILE` given after
+`--`), expose the gateway on http://127.0.0.1:30080 and print how to log in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ci import cluster, diagnostics
+from ci.images import REPORT as IMAGES_REPORT
+from ci.paths import TOOLS_BIN
+from ci.proc import echo
+from ci.release import Release, ReleaseError
+
+RELEASE = "aiwfe"
+NAMESPACE = "aiwfe"
+GATEWAY_URL = f"http://127.0.0.1:{cluster.GATEWAY_NODE_PORT}"
+
+
+def build_images() -> list[str]:
+    """Run the image build (cached, so fast when nothing changed); the tags it built."""
+    proc = subprocess.run([sys.executable, "-m", "ci.images", "build"], check=False)
+    report = json.loads(IMAGES_REPORT.read_text()) if IMAGES_REPORT.exists() else {"images": []}
+    built = [i["image"] for i in report["images"] if i.get("status") == "built"]
+    if proc.returncode != 0:
+        failed = [i["image"] for i in report["images"] if i.get("status") != "built"]
+        raise SystemExit(f"image build failed for {', '.join(failed) or 'some images'}")
+    return built
+
+
+def expose_gateway(kubeconfig: Path, namespace: str, release: str) -> None:
+    """A NodePort Service in front of the gateway, on the port kind maps to 127.0.0.1."""
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+    name = f"{release}-gateway-local"
+    service = client.V1Service(
+        metadata=client.V1ObjectMeta(
+            name=name,
+            labels={"app.kubernetes.io/part-of": "aiwfe", "aiwfe.io/local-access": "true"},
+        ),
+        spec=client.V1ServiceSpec(
+            type="NodePort",
+            selector={
+                "app.kubernetes.io/name": "api-gateway",
+                "app.kubernetes.io/instance": release,
+            },
+            ports=[
+                client.V1ServicePort(
+                    name="http", port=8080, target_port="http", node_port=cluster.GATEWAY_NODE_PORT
+                )
+            ],
+        ),
+    )
+    try:
+        core.create_namespaced_service(namespace, service)
+    except ApiException as exc:
+        if exc.status != 409:  # already there from an earlier `up`
+            raise
+
+
+def admin_credentials(release: Release) -> tuple[str, str]:
+    """(username, password) of the admin the migration Job created, from the release's values
+    and Secret (the chart's generated one, or the user's existingSecret)."""
+    from kubernetes import client, config
+
+    values = json.loads(release.helm_json("get", "values", release.name, "--all"))
+    admin = values["global"]["auth"]["admin"]
+    name = admin.get("existingSecret") or f"{release.name}-admin"
+    key = admin.get("key") if admin.get("existingSecret") else "password"
+    core = client.CoreV1Api(config.new_client_from_config(config_file=str(release.kubeconfig)))
+    secret = core.read_namespaced_secret(name, release.namespace)
+    return admin.get("username", "admin"), base64.b64decode(secret.data[key]).decode()
+
+
+def up(extra_values: list[str]) -> int:
+    images = build_images()
+    kind = cluster.up()
+    for tag in images:
+        kind.load_image(tag)
+    release = Release(RELEASE, NAMESPACE, kind.kubeconfig, helm=str(TOOLS_BIN / "helm"))
+    try:
+        notes = release.upgrade_install(["kind", *extra_values])
+    except ReleaseError:
+        diagnostics.collect(
+            "nox-up", namespace=NAMESPACE, kubeconfig=kind.kubeconfig, release=RELEASE,
+            helm=release.helm,
+        )
+        raise
+    print(notes)
+    expose_gateway(kind.kubeconfig, NAMESPACE, RELEASE)
+    username, password = admin_credentials(release)
+    print(f"\nAIWFE is up ({release.history[-1]:.0f}s for helm upgrade --install).")
+    print(f"  web UI and API: {GATEWAY_URL}/")
+    print(f"  kubeconfig:     export KUBECONFIG={kind.kubeconfig}")
+    print(f"  log in as:      {username} / {password}")
+    print("  remove it with: nox -s down")
+    return 0
+
+
+def down() -> int:
+    cluster.down()
+    echo("kind cluster removed (its volumes with it)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ci.stack", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up_cmd = sub.add_parser("up", help="build, create the cluster, install the chart")
+    up_cmd.add_argument("-f", "--values", action="append", default=[], help="extra values file")
+    sub.add_parser("down", help="delete the cluster")
+    args = parser.parse_args(argv)
+    return up(args.values) if args.command == "up" else down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
