@@ -490,6 +490,23 @@ def table(results: list[dict], mode: str, reason: str) -> str:
     return "\n".join(lines)
 
 
+def merge_report(report: dict) -> dict:
+    """A partial build (some names) keeps the other images' entries of the same mode."""
+    if not REPORT.exists():
+        return report
+    try:
+        previous = json.loads(REPORT.read_text())
+    except ValueError:
+        return report
+    if previous.get("mode") != report["mode"]:
+        return report
+    built = {item["name"] for item in report["images"]}
+    kept = [item for item in previous.get("images", []) if item["name"] not in built]
+    order = {name: i for i, name in enumerate(("python-base", *ALL_IMAGES))}
+    merged = dict(report, images=sorted(kept + report["images"], key=lambda i: order[i["name"]]))
+    return merged
+
+
 def cmd_build(mode_flag: str | None, names: list[str]) -> int:
     unknown = [n for n in names if n not in ALL_IMAGES and n != "python-base"]
     if unknown:
@@ -538,8 +555,9 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
         "images": results,
         "parts": [asdict(p) for p in parts()],
     }
+    merged = merge_report(report)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    REPORT.write_text(json.dumps(merged, indent=2) + "\n")
     print(table(results, mode, reason))
     print(f"\ntotal {total:.0f}s (base {base_seconds:.0f}s); report: {REPORT}")
     return 0 if all(r["status"] == "built" for r in results) else 1
