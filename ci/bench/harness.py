@@ -1,0 +1,172 @@
+"""The harness's own speed: umbrella render time per profile, wall time of the chart test
+tier, and image sizes against their budgets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from ci.paths import BUILD, CHART, REPO, TOOLS_BIN, VALUES_DIR, env_with_tools
+
+# Issue 5's budgets: each first-party image <= 250 MB, the data-platform image <= 600 MB.
+MB = 1_000_000
+FIRST_PARTY = (
+    "api-gateway",
+    "cognitive-services",
+    "task-processor",
+    "config-manager",
+    "migration-operator",
+)
+BUDGETS_MB = {**dict.fromkeys(FIRST_PARTY, 250), "data-platform": 600}
+IMAGES_REPORT = BUILD / "images" / "report.json"
+
+
+def helm3() -> str | None:
+    for candidate in (TOOLS_BIN / "helm3", TOOLS_BIN / "helm"):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("helm")
+
+
+def kube_version() -> str:
+    """The local cluster's Kubernetes version from ci/pins.toml (what `nox -s template` and
+    the kind cluster use), so helm renders as it would for the cluster."""
+    import tomllib
+
+    pins = tomllib.loads((REPO / "ci" / "pins.toml").read_text())
+    return str(pins.get("kubernetes", {}).get("kubernetes_version", "v1.34.4")).lstrip("v")
+
+
+def profiles() -> list[str]:
+    return sorted(p.stem for p in VALUES_DIR.glob("*.yaml"))
+
+
+def render_command(helm: str, profile: str) -> list[str]:
+    return [
+        helm,
+        "template",
+        "aiwfe",
+        str(CHART),
+        "--namespace",
+        "aiwfe",
+        "--kube-version",
+        kube_version(),
+        "-f",
+        str(VALUES_DIR / f"{profile}.yaml"),
+    ]
+
+
+def render_times(repeats: int = 3) -> dict[str, Any]:
+    """Wall time of `helm template` (helm 3) of the umbrella, per values profile: the median
+    of `repeats` runs after one untimed run (which warms the page cache)."""
+    helm = helm3()
+    if helm is None or not (CHART / "Chart.yaml").exists():
+        return {"skipped": "helm 3 or charts/aiwfe missing (run `nox -s tools`)"}
+    out: dict[str, Any] = {
+        "helm": helm,
+        "kube_version": kube_version(),
+        "seconds": {},
+        "runs": {},
+        "errors": {},
+        "objects": {},
+    }
+    for profile in profiles():
+        cmd = render_command(helm, profile)
+        first = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+        if first.returncode != 0:
+            out["errors"][profile] = first.stderr.strip()[-400:]
+            continue
+        out["objects"][profile] = first.stdout.count("\nkind: ") + first.stdout.startswith("kind: ")
+        runs = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True, timeout=120)
+            runs.append(time.perf_counter() - began)
+        out["runs"][profile] = [round(r, 4) for r in runs]
+        out["seconds"][profile] = round(statistics.median(runs), 4)
+    return out
+
+
+def chart_tests(timeout: float = 900) -> dict[str, Any]:
+    """Wall time of the chart test tier (`pytest tests/chart`), when it exists."""
+    tests = REPO / "tests" / "chart"
+    if not tests.is_dir():
+        return {"skipped": "tests/chart does not exist yet"}
+    try:
+        import kubernetes_validate  # noqa: F401
+    except ImportError:
+        return {"skipped": "the test group (kubernetes-validate) is not installed"}
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+        capture_output=True,
+        text=True,
+        env=env_with_tools(),
+        cwd=REPO,
+        check=False,
+        timeout=timeout,
+    )
+    seconds = time.perf_counter() - began
+    tail = done.stdout.strip().splitlines()[-1:] if done.stdout.strip() else []
+    return {
+        "seconds": round(seconds, 2),
+        "exit_code": done.returncode,
+        "summary": tail[0] if tail else done.stderr.strip()[-300:],
+    }
+
+
+def _docker_sizes(names: list[str], version: str) -> dict[str, int]:
+    docker = shutil.which("docker")
+    if not docker:
+        return {}
+    sizes: dict[str, int] = {}
+    for name in names:
+        done = subprocess.run(
+            [docker, "image", "inspect", "--format", "{{.Size}}", f"aiwfe/{name}:{version}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+            env={**os.environ},
+        )
+        if done.returncode == 0 and done.stdout.strip().isdigit():
+            sizes[name] = int(done.stdout.strip())
+    return sizes
+
+
+def image_sizes() -> dict[str, Any]:
+    """Sizes from build/images/report.json (written by `nox -s images`), else from
+    `docker image inspect` when the images exist; each against its budget."""
+    sizes: dict[str, int] = {}
+    source = None
+    if IMAGES_REPORT.exists():
+        report = json.loads(IMAGES_REPORT.read_text())
+        for image in report.get("images", []):
+            if image.get("status") == "built" and image.get("size_bytes"):
+                sizes[image["name"]] = int(image["size_bytes"])
+        source = f"{IMAGES_REPORT.relative_to(REPO)} ({report.get('mode', '?')} build)"
+    if not sizes:
+        import re
+
+        chart = (CHART / "Chart.yaml").read_text() if (CHART / "Chart.yaml").exists() else ""
+        match = re.search(r"^appVersion:\s*\"?([^\"\s]+)", chart, re.M)
+        if match:
+            sizes = _docker_sizes([*BUDGETS_MB, "data-platform"], match.group(1))
+            source = "docker image inspect"
+    if not sizes:
+        return {"skipped": "no images built (run `nox -s images`)"}
+    rows = {}
+    for name, size in sorted(sizes.items()):
+        budget = BUDGETS_MB.get(name)
+        rows[name] = {
+            "size_mb": round(size / MB, 1),
+            "budget_mb": budget,
+            "within_budget": None if budget is None else size <= budget * MB,
+        }
+    return {"source": source, "images": rows}

@@ -1,0 +1,133 @@
+"""Where the time goes: py-spy samples every service process of each topology while the
+mixed workload runs, and the samples are folded into a per-process, per-package summary.
+
+py-spy attaches from outside (ptrace), so the services run unmodified. The raw collapsed
+stacks are kept in build/bench/profiles/ for flame graphs (e.g. speedscope or inferno).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ci.bench.load import run_closed_loop
+from ci.bench.topology import TOPOLOGIES, Backing, Plan, build, check_mixed, mixed_calls
+
+# frame "function (path/to/file.py:line)" -> a coarse bucket of what the process is doing
+BUCKETS = [
+    ("http client (httpx/httpcore/h11)", re.compile(r"/(httpx|httpcore|h11|anyio)/")),
+    ("http server (uvicorn/starlette)", re.compile(r"/(uvicorn|starlette|httptools)/")),
+    (
+        "fastapi + pydantic (routing, validation, serialisation)",
+        re.compile(r"/(fastapi|pydantic|pydantic_core)/"),
+    ),
+    ("database (sqlalchemy/asyncpg)", re.compile(r"/(sqlalchemy|asyncpg|pgvector)/")),
+    ("redis/celery/kombu", re.compile(r"/(redis|celery|kombu|billiard)/")),
+    ("json", re.compile(r"/json/")),
+    ("logging + telemetry", re.compile(r"/(structlog|logging|prometheus_client|opentelemetry)/")),
+    ("aiwfe code", re.compile(r"/aiwfe/")),
+    ("asyncio / event loop", re.compile(r"/(asyncio|uvloop)/")),
+]
+
+
+def py_spy() -> str | None:
+    return shutil.which("py-spy") or (
+        str(Path(sys.executable).parent / "py-spy")
+        if (Path(sys.executable).parent / "py-spy").exists()
+        else None
+    )
+
+
+def bucket(stack: str) -> str:
+    """The bucket of the innermost (leaf) frame that falls into one; "other" if none."""
+    for frame in reversed(stack.split(";")):
+        for name, pattern in BUCKETS:
+            if pattern.search(frame):
+                return name
+    return "other"
+
+
+def fold(collapsed: str) -> dict[str, Any]:
+    """Summarise py-spy's collapsed stacks ("frame;frame;... count" per line)."""
+    buckets: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        buckets[bucket(stack)] += n
+        leaves[stack.split(";")[-1]] += n
+    share = {k: round(v / total, 3) for k, v in buckets.most_common()} if total else {}
+    top = [{"frame": f, "share": round(n / total, 3)} for f, n in leaves.most_common(12)]
+    return {"samples": total, "buckets": share, "top_leaf_frames": top}
+
+
+def run(plan: Plan, backing: Backing, token: str, out: Path, log: Any = print) -> dict[str, Any]:
+    binary = py_spy()
+    if binary is None:
+        return {"skipped": "py-spy is not installed (bench dependency group)"}
+    out.mkdir(parents=True, exist_ok=True)
+    auth = {"Authorization": f"Bearer {token}"}
+    results: dict[str, Any] = {}
+    for name in TOPOLOGIES:
+        log(f"profiling {name} with py-spy")
+        topo = build(name, backing)
+        topo.start()
+        spies: list[tuple[str, subprocess.Popen, Path]] = []
+        try:
+            port = topo.gateway.port
+            check_mixed(port, token)
+            run_closed_loop(port, mixed_calls(), plan.warmup_requests, plan.mixed_concurrency, auth)
+            for service in topo.services:
+                assert service.process is not None
+                path = out / f"{service.name}.collapsed"
+                spy = subprocess.Popen(
+                    [
+                        binary,
+                        "record",
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "250",
+                        "--idle",
+                        "--nonblocking",
+                        "-o",
+                        str(path),
+                        "-p",
+                        str(service.process.pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                spies.append((service.name, spy, path))
+            time.sleep(1.0)  # attach
+            load = run_closed_loop(
+                port, mixed_calls(), plan.mixed_requests, plan.mixed_concurrency, auth
+            )
+        finally:
+            for _, spy, _ in spies:
+                with contextlib.suppress(ProcessLookupError):
+                    spy.send_signal(signal.SIGINT)
+            for _, spy, _ in spies:
+                try:
+                    spy.wait(30)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+            topo.stop()
+        per_process = {}
+        for service_name, _, path in spies:
+            if path.exists():
+                per_process[service_name] = fold(path.read_text())
+        results[name] = {"load": load.summary(), "processes": per_process}
+    return results

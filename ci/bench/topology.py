@@ -1,0 +1,395 @@
+"""Consolidated vs split cognitive services behind the gateway, on loopback, against the same
+real PostgreSQL (pgvector) and Redis, with the local LLM and embedding fallbacks.
+
+- consolidated: aiwfe-gateway + ONE aiwfe-cognitive process hosting all five modules.
+- split:        aiwfe-gateway + one `aiwfe-cognitive --module NAME` process per module; a
+                module reaches another one over HTTP (e.g. reasoning -> memory).
+
+Each repetition starts the topology afresh, warms it up, runs `ab` on /api/health and the
+mixed authenticated workload, samples RSS and CPU of the process trees, and stops it.
+Repetitions alternate between the topologies so that host noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci import services_env
+from ci.bench.load import Call, fetch, health_load, run_closed_loop
+from ci.bench.procs import Group, Sampler, Service, free_port, python_module
+
+MODULES = ("coordination", "memory", "perception", "reasoning", "learning")
+TOPOLOGIES = ("consolidated", "split")
+NAMESPACE = "bench"
+ADMIN = "bench-admin"
+
+SEED_TEXTS = [
+    "PostgreSQL stores the workflow runs. Redis is the Celery broker. "
+    "pgvector indexes memory embeddings with cosine distance.",
+    "The gateway issues JWT tokens after login. Tokens expire after one hour. "
+    "Rate limiting protects the login endpoint.",
+    "Kubernetes schedules the cognitive services pod. The Helm chart sets resource limits. "
+    "Horizontal pod autoscaling follows queue depth.",
+    "The budget for the cloud migration is two million euros. The migration must finish "
+    "before the third quarter. Vendor A offers the lowest price.",
+    "Vendor B has the best support record. Vendor C has the fastest delivery time. "
+    "Security reviews take two weeks per vendor.",
+    "Ollama serves the language model on a GPU node. The local fallback needs no model. "
+    "Embeddings have 384 dimensions.",
+]
+SEARCHES = [
+    "which vendor has the best support",
+    "how are embeddings stored",
+    "when do tokens expire",
+    "what is the migration budget",
+]
+DECISIONS = [
+    {
+        "question": "Which vendor should run the cloud migration?",
+        "options": [
+            {"name": "vendor-a", "description": "lowest price", "scores": {"cost": 2, "speed": 5}},
+            {"name": "vendor-b", "description": "best support", "scores": {"cost": 4, "speed": 6}},
+            {"name": "vendor-c", "description": "fast delivery", "scores": {"cost": 5, "speed": 9}},
+        ],
+        "criteria": [
+            {"name": "cost", "weight": 2, "goal": "min"},
+            {"name": "speed", "weight": 1, "goal": "max"},
+        ],
+    },
+    {
+        "question": "Where should the vector index live?",
+        "options": [
+            {"name": "pgvector", "description": "inside PostgreSQL with cosine distance"},
+            {"name": "qdrant", "description": "a separate vector database service"},
+        ],
+    },
+]
+
+
+def mixed_calls() -> list[Call]:
+    """The mixed authenticated workload: memory search, decision analysis, workflow create,
+    in equal shares, interleaved (each cycle of three holds one of each)."""
+    calls: list[Call] = []
+    for i in range(max(len(SEARCHES), len(DECISIONS))):
+        calls.append(
+            Call(
+                "memory_search",
+                "POST",
+                "/api/v1/memory/search",
+                {"query": SEARCHES[i % len(SEARCHES)], "namespace": NAMESPACE, "limit": 5},
+                expect=(200,),
+            )
+        )
+        calls.append(
+            Call(
+                "decision",
+                "POST",
+                "/api/v1/decisions",
+                {**DECISIONS[i % len(DECISIONS)], "namespace": NAMESPACE, "use_memory": True},
+                expect=(200,),
+            )
+        )
+        calls.append(
+            Call(
+                "workflow_create",
+                "POST",
+                "/api/v1/workflows",
+                {
+                    "name": f"bench-{i}",
+                    "steps": [{"type": "recall", "params": {"query": SEARCHES[i % 4]}}],
+                    "input": {"bench": True},
+                },
+                expect=(201,),
+            )
+        )
+    return calls
+
+
+@dataclass
+class Backing:
+    """PostgreSQL + Redis from ci/services_env.py, migrated, with an admin user."""
+
+    env_vars: dict[str, str]
+    services: services_env.ServicesEnv
+    admin_password: str
+    group: Group = field(default_factory=Group)
+
+
+def clean_environ() -> dict[str, str]:
+    """The parent's environment without AIWFE_* / OTEL_* settings that could skew a run."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIWFE_", "OTEL_")) and k != "WORKER_CONCURRENCY"
+    }
+
+
+def start_backing() -> Backing:
+    started = services_env.start()
+    admin_password = "bench-" + secrets.token_hex(12)
+    env = {
+        **clean_environ(),
+        **started.env(),
+        "AIWFE_HOST": "127.0.0.1",
+        "AIWFE_LOG_LEVEL": "warning",
+        "AIWFE_JWT_SECRET": secrets.token_hex(32),
+        "AIWFE_LLM_PROVIDER": "local",
+        "AIWFE_EMBEDDING_PROVIDER": "local",
+        "AIWFE_VECTOR_STORE": "pgvector",
+        "AIWFE_ADMIN_USERNAME": ADMIN,
+        "AIWFE_ADMIN_PASSWORD": admin_password,
+        "PYTHONUNBUFFERED": "1",
+    }
+    try:
+        done = subprocess.run(
+            python_module("aiwfe.migrate", "upgrade"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"aiwfe-migrate upgrade failed:\n{done.stdout}\n{done.stderr}")
+    except BaseException:
+        started.stop()
+        raise
+    backing = Backing(env_vars=env, services=started, admin_password=admin_password)
+    pids = [p.process.pid for p in (started.postgres, started.redis) if p.process]
+    backing.group = Group(extra_pids=pids)
+    return backing
+
+
+@dataclass
+class Topology:
+    name: str
+    gateway: Service
+    cognitive: list[Service]
+
+    @property
+    def services(self) -> list[Service]:
+        return [*self.cognitive, self.gateway]
+
+    def group(self) -> Group:
+        return Group(services=self.services)
+
+    def start(self, timeout: float = 120) -> None:
+        try:
+            for service in self.cognitive:
+                service.start()
+            for service in self.cognitive:
+                service.wait_listening(timeout)
+            self.gateway.start()
+            self.gateway.wait_listening(timeout)
+            wait_ready(self.gateway, "/api/ready", timeout)
+            for service in self.cognitive:
+                wait_ready(service, "/ready", timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+
+def wait_ready(service: Service, path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            status, last = asyncio.run(fetch(service.port, Call("ready", "GET", path)))
+            if status == 200:
+                return
+        except OSError as exc:
+            last = exc
+        time.sleep(0.2)
+    raise RuntimeError(f"{service.name} not ready at {path}: {last}\n{service.log_tail()}")
+
+
+def build(name: str, backing: Backing) -> Topology:
+    env = dict(backing.env_vars)
+    gateway_port = free_port()
+    if name == "consolidated":
+        port = free_port()
+        env.update(
+            AIWFE_COGNITIVE_MODE="consolidated", AIWFE_COGNITIVE_URL=f"http://127.0.0.1:{port}"
+        )
+        cognitive = [
+            Service(
+                "consolidated-cognitive",
+                port,
+                python_module("aiwfe.cognitive"),
+                {**env, "AIWFE_PORT": str(port)},
+            )
+        ]
+    elif name == "split":
+        ports = {m: free_port() for m in MODULES}
+        env["AIWFE_COGNITIVE_MODE"] = "split"
+        env["AIWFE_COGNITIVE_URL"] = f"http://127.0.0.1:{ports['coordination']}"
+        for module, port in ports.items():
+            env[f"AIWFE_COGNITIVE_{module.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        cognitive = [
+            Service(
+                f"split-{m}",
+                p,
+                python_module("aiwfe.cognitive", "--module", m),
+                {**env, "AIWFE_PORT": str(p)},
+            )
+            for m, p in ports.items()
+        ]
+    else:
+        raise ValueError(f"unknown topology {name!r}")
+    gateway = Service(
+        f"{name}-gateway",
+        gateway_port,
+        python_module("aiwfe.gateway"),
+        {**env, "AIWFE_PORT": str(gateway_port)},
+    )
+    return Topology(name, gateway, cognitive)
+
+
+def login(port: int, password: str) -> str:
+    status, body = asyncio.run(
+        fetch(
+            port,
+            Call("login", "POST", "/api/v1/auth/login", {"username": ADMIN, "password": password}),
+        )
+    )
+    if status != 200:
+        raise RuntimeError(f"login failed: HTTP {status} {body}")
+    return body["access_token"]
+
+
+def seed(port: int, token: str) -> int:
+    """Store the seed memories (idempotent: fact ids are content-derived)."""
+    stored = 0
+    for text in SEED_TEXTS:
+        status, body = asyncio.run(
+            fetch(
+                port,
+                Call(
+                    "ingest",
+                    "POST",
+                    "/api/v1/memory/ingest",
+                    {"text": text, "namespace": NAMESPACE, "tags": ["bench"]},
+                ),
+                {"Authorization": f"Bearer {token}"},
+            )
+        )
+        if status != 200:
+            raise RuntimeError(f"seeding memory failed: HTTP {status} {body}")
+        stored += len(body["facts"])
+    return stored
+
+
+def check_mixed(port: int, token: str) -> None:
+    """Every call of the mixed workload must succeed once before anything is measured."""
+    auth = {"Authorization": f"Bearer {token}"}
+    for call in mixed_calls()[:3]:
+        status, body = asyncio.run(fetch(port, call, auth))
+        if status not in call.expect:
+            raise RuntimeError(f"{call.name} answered HTTP {status}: {str(body)[:500]}")
+        if call.name == "decision" and body.get("memories_used", 0) < 1:
+            raise RuntimeError(f"decision used no memories (seeding failed?): {body}")
+
+
+@dataclass
+class Plan:
+    reps: int = 3
+    health_requests: int = 1000
+    health_concurrency: int = 10
+    mixed_requests: int = 600
+    mixed_concurrency: int = 10
+    warmup_requests: int = 150
+    deadline_s: float = 180.0
+
+
+def run_rep(
+    topology: Topology, backing: Backing, token: str | None, plan: Plan, log: Any = print
+) -> tuple[dict[str, Any], str]:
+    """Start, warm up, measure, stop one topology; returns (figures, token)."""
+    began = time.monotonic()
+    topology.start()
+    startup = time.monotonic() - began
+    try:
+        port = topology.gateway.port
+        if token is None:
+            token = login(port, backing.admin_password)
+            log(f"  seeded {seed(port, token)} memory facts in namespace {NAMESPACE!r}")
+        check_mixed(port, token)
+        auth = {"Authorization": f"Bearer {token}"}
+        calls = mixed_calls()
+        idle = topology.group().totals()
+        # Warm-up: imports, pools, JIT-free but cache-full code paths in every process.
+        run_closed_loop(
+            port, calls, plan.warmup_requests, plan.mixed_concurrency, auth, plan.deadline_s
+        )
+        health_load(port, min(plan.health_requests, 200), plan.health_concurrency)
+        groups = {"services": topology.group(), "backing": backing.group}
+
+        sampler = Sampler(groups)
+        sampler.start()
+        health = health_load(port, plan.health_requests, plan.health_concurrency)
+        health_usage = sampler.stop()
+
+        sampler = Sampler(groups)
+        sampler.start()
+        mixed = run_closed_loop(
+            port, calls, plan.mixed_requests, plan.mixed_concurrency, auth, plan.deadline_s
+        )
+        mixed_usage = sampler.stop()
+    finally:
+        failures = [s.name for s in topology.services if s.process and s.process.poll()]
+        topology.stop()
+    if failures:
+        raise RuntimeError(f"processes died during the run: {failures}")
+    summary = mixed.summary()
+    if summary["failed"] > 0.01 * plan.mixed_requests:
+        raise RuntimeError(f"{topology.name}: too many failed requests: {summary['errors']}")
+    if summary["completed"] < plan.mixed_requests:
+        raise RuntimeError(f"{topology.name}: hit the deadline ({summary['completed']} done)")
+    return (
+        {
+            "topology": topology.name,
+            "startup_s": round(startup, 3),
+            "idle_rss_bytes": int(idle["rss_bytes"]),
+            "processes": int(idle["processes"]),
+            "health": {**health, "usage": health_usage},
+            "mixed": {**summary, "usage": mixed_usage},
+        },
+        token,
+    )
+
+
+def run(plan: Plan, backing: Backing, log: Any = print) -> dict[str, Any]:
+    """All repetitions, alternating consolidated / split; raw figures per repetition."""
+    reps: dict[str, list[dict[str, Any]]] = {t: [] for t in TOPOLOGIES}
+    token: str | None = None
+    for rep in range(plan.reps):
+        order = TOPOLOGIES if rep % 2 == 0 else tuple(reversed(TOPOLOGIES))
+        for name in order:
+            log(f"rep {rep + 1}/{plan.reps}: {name}")
+            figures, token = run_rep(build(name, backing), backing, token, plan, log)
+            m = figures["mixed"]
+            log(
+                f"  mixed p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms "
+                f"{m['throughput_rps']:.0f} rps; rss "
+                f"{m['usage']['services']['rss_peak_bytes'] / 2**20:.0f} MiB; cpu "
+                f"{m['usage']['services']['cpu_seconds']:.2f} s; health "
+                f"{figures['health']['throughput_rps']:.0f} rps"
+            )
+            reps[name].append(figures)
+    return {
+        "plan": dict(plan.__dict__),
+        "python": sys.version.split()[0],
+        "reps": reps,
+        "token": token,
+    }
