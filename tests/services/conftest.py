@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from ci import services_env
 from tests.services.stack import Stack, script
 
-JWT_SECRET = "test-jwt-secret-" + uuid.uuid4().hex
+JWT_SECRET = "test-jwt-secret-for-the-services-suite"
 ADMIN_PASSWORD = "Adm1n pass: with spaces & symbols%"
 CONFIG = {
     "components": {

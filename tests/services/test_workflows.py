@@ -94,9 +94,7 @@ def test_workflow_runs_end_to_end(mode_api: tuple[str, Api], db) -> None:
     assert decided["best"] == "Globex"  # quality weighs 3x cost
     assert detail["result"]["output"]["best"] == "Globex"
     # stored in Postgres, not only reported
-    stored = db.value(
-        "SELECT status FROM workflow_runs WHERE id = $1", __import__("uuid").UUID(run["id"])
-    )
+    stored = db.value("SELECT status FROM workflow_runs WHERE id = $1", uuid.UUID(run["id"]))
     assert stored == "succeeded"
 
 

@@ -24,6 +24,10 @@ def unavailable(reason: str) -> JSONResponse:
     )
 
 
+class DatabaseUnavailable(Exception):
+    """Raised (from the OSError or driver error) when the database cannot be reached."""
+
+
 def install_common(app: FastAPI, service: str, settings: Settings) -> None:
     """Request IDs + metrics middleware, /metrics, and the DB/Redis-down -> 503 mapping."""
     app.add_middleware(RequestContextMiddleware, service=service)
@@ -36,6 +40,11 @@ def install_common(app: FastAPI, service: str, settings: Settings) -> None:
             return unavailable("database unreachable, retry shortly")
         log.exception("database error", path=request.url.path)
         return JSONResponse({"detail": "internal database error"}, status_code=500)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _db_down(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database unavailable", path=request.url.path, error=str(exc.__cause__)[:300])
+        return unavailable("database unreachable, retry shortly")
 
     @app.exception_handler(OSError)
     async def _os_error(request: Request, exc: OSError) -> JSONResponse:

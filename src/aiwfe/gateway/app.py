@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
@@ -38,7 +39,7 @@ from aiwfe.core.db import create_engine, is_unavailable, session_factory
 from aiwfe.core.models import TERMINAL_STATUSES, RunEvent, User, WorkflowRun, WorkflowStep
 from aiwfe.core.redis import async_client, run_channel
 from aiwfe.core.settings import MODULES, Settings, get_settings
-from aiwfe.core.web import install_common, unavailable
+from aiwfe.core.web import DatabaseUnavailable, install_common, unavailable
 from aiwfe.core.workflow import WorkflowSpec
 from aiwfe.gateway.limits import BodySizeLimitMiddleware
 from aiwfe.gateway.schemas import (
@@ -114,7 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def db() -> Any:
         async with state["sessions"]() as session:
-            yield session
+            try:
+                yield session
+            except (OSError, SQLAlchemyError) as exc:
+                # Connection failures surface as OSError (refused) or driver errors.
+                if isinstance(exc, OSError) or is_unavailable(exc):
+                    raise DatabaseUnavailable(str(exc)) from exc
+                raise
 
     bearer = HTTPBearer(auto_error=False)
 

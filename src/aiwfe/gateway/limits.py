@@ -1,14 +1,11 @@
-"""Body-size limit (413 before the body is read) as pure ASGI middleware."""
+"""Body-size limit as pure ASGI middleware: 413 from Content-Length before the body is read;
+chunked bodies are read up to the limit first."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodySizeLimitMiddleware:
@@ -42,26 +39,29 @@ class BodySizeLimitMiddleware:
                         return
                 except ValueError:
                     pass
-        received = 0
-        started = False
+        if not any(name == b"content-length" for name, _ in scope.get("headers", [])):
+            # Chunked upload: read it (at most max_bytes) before the app sees it.
+            messages: list[Message] = []
+            size = 0
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                size += len(message.get("body", b""))
+                if size > self.max_bytes:
+                    await self._reject(send)
+                    return
+                if not message.get("more_body", False):
+                    break
+            pending = iter(messages)
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge
-            return message
+            async def replay() -> Message:
+                try:
+                    return next(pending)
+                except StopIteration:
+                    return await receive()
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(send)
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)

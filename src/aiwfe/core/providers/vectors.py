@@ -93,7 +93,8 @@ class QdrantStore(VectorStore):
                 # Another replica created it in between: fine if it exists now.
                 if not await self.client.collection_exists(self.collection):
                     raise
-            for field in ("namespace", "tags"):
+            # Payload indexes only exist on a Qdrant server (embedded mode scans).
+            for field in ("namespace", "tags") if self.mode == "server" else ():
                 await self.client.create_payload_index(
                     self.collection, field, field_schema=models.PayloadSchemaType.KEYWORD
                 )

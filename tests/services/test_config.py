@@ -1,0 +1,119 @@
+"""config-manager: file + Postgres overrides, versions and ETags, long-poll watch, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from aiwfe.core.config_client import ConfigClient
+from tests.services.conftest import Api
+from tests.services.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def config_url(stack: Stack) -> str:
+    return stack["config"].url
+
+
+@pytest.fixture(scope="module")
+def admin_headers(api: Api) -> dict[str, str]:
+    return {"Authorization": api.headers["Authorization"]}
+
+
+def test_serves_file_config_without_secrets(config_url: str) -> None:
+    response = httpx.get(f"{config_url}/v1/config/gateway")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["config"]["page_size"] == 20
+    assert "db_password" not in body["config"]  # present in the file, never served
+    assert body["flags"]["fast_recall"] is True
+    assert response.headers["ETag"] == body["etag"]
+    again = httpx.get(f"{config_url}/v1/config/gateway", headers={"If-None-Match": body["etag"]})
+    assert again.status_code == 304
+
+
+def test_service_discovery(config_url: str) -> None:
+    services = httpx.get(f"{config_url}/v1/services").json()["services"]
+    assert services["gateway"]["url"] == "http://aiwfe-api-gateway:8080"
+
+
+def test_changes_need_an_admin_token_and_refuse_secrets(
+    config_url: str, admin_headers: dict[str, str], api: Api
+) -> None:
+    assert httpx.put(f"{config_url}/v1/flags/x", json={"value": True}).status_code == 401
+    forged = {"Authorization": "Bearer " + "e30.e30.sig"}
+    assert (
+        httpx.put(f"{config_url}/v1/flags/x", json={"value": 1}, headers=forged).status_code == 401
+    )
+    refused = httpx.put(
+        f"{config_url}/v1/config/gateway/api_token", json={"value": "s3cr3t"}, headers=admin_headers
+    )
+    assert refused.status_code == 400 and "secret" in refused.json()["detail"]
+    bad_name = httpx.put(
+        f"{config_url}/v1/config/Bad Name/k", json={"value": 1}, headers=admin_headers
+    )
+    assert bad_name.status_code == 422
+
+
+def test_override_is_versioned_and_deletable(
+    config_url: str, admin_headers: dict[str, str]
+) -> None:
+    before = httpx.get(f"{config_url}/v1/config/worker").json()
+    put = httpx.put(
+        f"{config_url}/v1/config/worker/max_steps", json={"value": 10}, headers=admin_headers
+    )
+    assert put.status_code == 200 and put.json()["version"] == before["version"] + 1
+    now = httpx.get(f"{config_url}/v1/config/worker").json()
+    assert now["config"]["max_steps"] == 10 and now["etag"] != before["etag"]
+    deleted = httpx.delete(f"{config_url}/v1/config/worker/max_steps", headers=admin_headers)
+    assert deleted.status_code == 200
+    assert httpx.get(f"{config_url}/v1/config/worker").json()["config"]["max_steps"] == 50
+    missing = httpx.delete(f"{config_url}/v1/config/worker/max_steps", headers=admin_headers)
+    assert missing.status_code == 404
+
+
+def test_watching_client_sees_flag_change(config_url: str, admin_headers: dict[str, str]) -> None:
+    flag = f"flag_{uuid.uuid4().hex[:8]}"
+    seen: list[object] = []
+
+    async def watch() -> None:
+        client = ConfigClient(config_url, "gateway")
+        await client.refresh()
+        assert client.flag(flag, "unset") == "unset"
+        stop = asyncio.Event()
+
+        async def on_change(snapshot: dict) -> None:
+            if flag in snapshot["flags"]:
+                seen.append(snapshot["flags"][flag])
+                stop.set()
+
+        client.on_change(on_change)
+        await asyncio.wait_for(client.watch(wait=20, stop=stop), timeout=30)
+        assert client.flag(flag) is True
+        await client.close()
+
+    watcher = threading.Thread(target=lambda: asyncio.run(watch()))
+    watcher.start()
+    time.sleep(1.0)  # the client is now parked in a long poll
+    started = time.monotonic()
+    put = httpx.put(f"{config_url}/v1/flags/{flag}", json={"value": True}, headers=admin_headers)
+    assert put.status_code == 200
+    watcher.join(30)
+    assert seen == [True]
+    assert time.monotonic() - started < 5  # woken by the change, not by the poll timeout
+
+
+def test_long_poll_times_out_with_304(config_url: str) -> None:
+    etag = httpx.get(f"{config_url}/v1/config/gateway").headers["ETag"]
+    started = time.monotonic()
+    response = httpx.get(
+        f"{config_url}/v1/config/gateway",
+        params={"wait": 1},
+        headers={"If-None-Match": etag},
+    )
+    assert response.status_code == 304 and time.monotonic() - started >= 0.9

@@ -1,0 +1,98 @@
+"""Faults: a worker killed mid-run, and PostgreSQL restarted under the gateway."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+
+from tests.services.conftest import Api, wait_for_run
+from tests.services.stack import Stack
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_worker_killed_mid_run_completes_exactly_once(api: Api, stack: Stack, db) -> None:
+    ns = f"fault-{uuid.uuid4().hex[:8]}"
+    steps = [
+        {"type": "remember", "params": {"namespace": ns}},
+        {"type": "wait", "params": {"seconds": 4}},
+        {"type": "perceive"},
+    ]
+    text = "The primary database is in Dublin. Backups run every hour."
+    run = api.post(
+        "/api/v1/workflows", json={"name": "fault-kill", "steps": steps, "input": {"text": text}}
+    ).json()
+    run_id = uuid.UUID(run["id"])
+    # Let the first step finish and the worker enter the 4-second wait step, then crash it.
+    wait_until(
+        lambda: db.value(
+            "SELECT count(*) FROM workflow_steps WHERE run_id = $1 AND idx = 1", run_id
+        ),
+        30,
+        "the wait step to start",
+    )
+    killed_at = time.monotonic()
+    stack["worker"].kill()
+    assert db.value("SELECT status FROM workflow_runs WHERE id = $1", run_id) == "running"
+    # The broker redelivers an unacked message once it is older than the visibility timeout
+    # (5 s here); a worker starting after that picks it up.
+    time.sleep(max(0.0, 5.5 - (time.monotonic() - killed_at)))
+    stack.restart_worker()
+
+    final = wait_for_run(api, run["id"], timeout=90)
+    assert final["status"] == "succeeded", final
+    events = db.fetch("SELECT type, data FROM run_events WHERE run_id = $1 ORDER BY id", run_id)
+    kinds = [e["type"] for e in events]
+    assert kinds.count("completed") == 1
+    assert kinds.count("started") == 1 and kinds.count("resumed") == 1
+    assert kinds.count("step_completed") == len(steps)
+    rows = db.fetch(
+        "SELECT idx, status, executions FROM workflow_steps WHERE run_id = $1 ORDER BY idx",
+        run_id,
+    )
+    assert [(r["idx"], r["status"]) for r in rows] == [(i, "succeeded") for i in range(3)]
+    assert rows[0]["executions"] == 1  # finished before the crash: not run again
+    assert rows[1]["executions"] == 2  # interrupted: run again by the new worker
+    assert db.value("SELECT attempts FROM workflow_runs WHERE id = $1", run_id) == 2
+    assert db.value("SELECT count(*) FROM memories WHERE namespace = $1", ns) == 2
+
+
+def test_postgres_restart_gives_503_then_recovers(api: Api, stack: Stack, backing) -> None:
+    assert api.get("/api/v1/workflows").status_code == 200
+    backing.postgres.stop()
+    try:
+        listed = api.get("/api/v1/workflows")
+        assert listed.status_code == 503, listed.text
+        assert "database" in listed.json()["detail"]
+        assert listed.headers["Retry-After"]
+        created = api.post(
+            "/api/v1/workflows", json={"name": "while-down", "steps": [{"type": "perceive"}]}
+        )
+        assert created.status_code == 503
+        ready = httpx.get(f"{stack.gateway}/api/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"].startswith("unavailable")
+        assert ready.json()["checks"]["redis"] == "ok"
+        assert httpx.get(f"{stack.gateway}/api/health").status_code == 200  # liveness: no I/O
+        cognitive = httpx.get(f"{stack['cognitive'].url}/ready")
+        assert cognitive.status_code == 503
+    finally:
+        backing.postgres.start()
+    wait_until(lambda: api.get("/api/v1/workflows").status_code == 200, 30, "recovery")
+    assert httpx.get(f"{stack.gateway}/api/ready").status_code == 200
+    # and the whole path works again, worker included
+    run = api.post(
+        "/api/v1/workflows",
+        json={"name": "after-restart", "steps": [{"type": "perceive"}], "input": {"text": "Ok."}},
+    ).json()
+    assert wait_for_run(api, run["id"])["status"] == "succeeded"
