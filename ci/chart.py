@@ -136,7 +136,9 @@ def template(profiles: list[str] | None = None) -> dict[str, float]:
         out = RENDERED / f"{profile}.yaml"
         out.write_text(text)
         kinds = sorted(doc["kind"] for doc in parse(text))
-        echo(f"{profile}: {len(kinds)} objects in {timings[profile]:.2f}s -> {out.relative_to(REPO)}")
+        echo(
+            f"{profile}: {len(kinds)} objects in {timings[profile]:.2f}s -> {out.relative_to(REPO)}"
+        )
     return timings
 
 

@@ -41,9 +41,7 @@ def render(
 
 
 @functools.cache
-def render_error(
-    profile: str = "default", sets: tuple[str, ...] = (), helm: str = "helm3"
-) -> str:
+def render_error(profile: str = "default", sets: tuple[str, ...] = (), helm: str = "helm3") -> str:
     """helm's error text for values that must be refused (fails the test if it renders)."""
     try:
         chart.render_text(profile, sets=sets, helm=helm)
@@ -182,3 +180,18 @@ def validation_errors(obj: dict, minor: str) -> list[str]:
 
 def kubernetes_minors() -> list[str]:
     return pins.kubernetes_minors()
+
+
+@functools.cache
+def notes(profile: str = "default", sets: tuple[str, ...] = ()) -> str:
+    """NOTES.txt as `helm install --dry-run=client` prints it (helm 4 needs no cluster for it)."""
+    import os
+    import subprocess
+
+    cmd = [chart.helm_binary("helm4"), "install", RELEASE, str(chart.CHART), "--dry-run=client"]
+    cmd += ["--namespace", chart.NAMESPACE, *chart.values_args(profile)]
+    for item in sets:
+        cmd += ["--set", item]
+    env = {**chart.env_with_tools(), "KUBECONFIG": os.devnull}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    return out.split("\nNOTES:\n", 1)[1]

@@ -27,8 +27,7 @@ def workloads(objects):
 
 def test_default_render_has_exactly_the_eight_components():
     found = {
-        (o["kind"], o["metadata"]["labels"]["app.kubernetes.io/name"])
-        for o in workloads(render())
+        (o["kind"], o["metadata"]["labels"]["app.kubernetes.io/name"]) for o in workloads(render())
     }
     assert found == {
         ("Deployment", "api-gateway"),
@@ -143,8 +142,9 @@ def test_external_data_services_replace_every_bundled_part():
     objects = render("default", sets)
     assert not [o for o in workloads(objects) if o["metadata"]["name"] == "aiwfe-data-platform"]
     settings = next(
-        o["data"] for o in objects if o["metadata"]["name"] == "aiwfe-cognitive-services"
-        and o["kind"] == "ConfigMap"
+        o["data"]
+        for o in objects
+        if o["metadata"]["name"] == "aiwfe-cognitive-services" and o["kind"] == "ConfigMap"
     )
     assert settings["AIWFE_DB_HOST"] == "pg.example.com"
     assert settings["AIWFE_REDIS_HOST"] == "redis.example.com"

@@ -77,9 +77,7 @@ def test_crd_kinds_are_rendered_and_validated():
 
 def test_crd_validator_rejects_unknown_fields():
     """Strictness check of the CRD path itself: a typo in a ServiceMonitor is caught."""
-    monitor = next(
-        o for _, o in _all_objects() if o["kind"] == "ServiceMonitor"
-    )
+    monitor = next(o for _, o in _all_objects() if o["kind"] == "ServiceMonitor")
     broken = json.loads(json.dumps(monitor))
     broken["spec"]["endpoints"][0]["intervall"] = "30s"
     errors = validation_errors(broken, kubernetes_minors()[-1])
@@ -115,7 +113,7 @@ def test_default_values_validate_against_their_schema(rel):
 
 
 def test_every_values_key_is_documented():
-    """Each leaf key of every values.yaml has a `# --` description (so docs/values.md is complete)."""
+    """Each leaf key of every values.yaml has a `# --` description (docs/values.md is complete)."""
     missing = []
     paths = [chart.CHART / "values.yaml"]
     paths += [chart.CHART / "charts" / n / "values.yaml" for n in chart.SUBCHARTS]
@@ -124,13 +122,17 @@ def test_every_values_key_is_documented():
         documented = {key for key, _ in chart.annotated_keys(text)}
         data = yaml.safe_load(text) or {}
 
-        def leaves(node, prefix=""):
-            for key, value in node.items():
-                dotted = f"{prefix}{key}"
-                if isinstance(value, dict) and value and dotted not in documented:
-                    yield from leaves(value, dotted + ".")
-                else:
-                    yield dotted
-
-        missing += [f"{path.parent.name}: {k}" for k in leaves(data) if k not in documented]
+        missing += [
+            f"{path.parent.name}: {k}" for k in _leaves(data, documented) if k not in documented
+        ]
     assert not missing, missing
+
+
+def _leaves(node: dict, documented: set[str], prefix: str = ""):
+    """Dotted keys down to the first documented level (a documented map is one value)."""
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and dotted not in documented:
+            yield from _leaves(value, documented, dotted + ".")
+        else:
+            yield dotted

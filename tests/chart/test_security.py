@@ -176,4 +176,3 @@ def test_generated_secrets_are_random_kept_and_sized():
     assert all(len(v) == 32 and v.isalnum() for v in values)
     for s in secrets:
         assert s["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-

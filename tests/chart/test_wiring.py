@@ -39,7 +39,10 @@ def test_services_select_exactly_one_workload_and_ports_exist(profile, sets, api
     for svc in of_kind(objects, "Service"):
         selector = svc["spec"]["selector"]
         selected = [p for p in pods if matches(selector, pod_labels(p))]
-        assert len(selected) == 1, (svc["metadata"]["name"], [p["metadata"]["name"] for p in selected])
+        assert len(selected) == 1, (
+            svc["metadata"]["name"],
+            [p["metadata"]["name"] for p in selected],
+        )
         ports = {}
         for c in containers(selected[0], init=False):
             for port in c.get("ports", []):
@@ -66,7 +69,9 @@ def test_workload_selectors_pdbs_and_spread_match_pod_labels(profile, sets, apis
             services = {s["metadata"]["name"] for s in of_kind(objects, "Service")}
             assert obj["spec"]["serviceName"] in services
     for pdb in of_kind(objects, "PodDisruptionBudget"):
-        selected = [p for p in pods if matches(pdb["spec"]["selector"]["matchLabels"], pod_labels(p))]
+        selected = [
+            p for p in pods if matches(pdb["spec"]["selector"]["matchLabels"], pod_labels(p))
+        ]
         assert len(selected) == 1, pdb["metadata"]["name"]
         assert selected[0]["kind"] != "Job"
     for monitor in of_kind(objects, "ServiceMonitor"):
@@ -230,7 +235,11 @@ def test_airgap_has_no_internet_egress():
 @pytest.mark.parametrize("profile", PROFILES)
 def test_default_deny_covers_every_pod_and_dns_is_allowed(profile):
     objects = render(profile)
-    deny = next(o for o in of_kind(objects, "NetworkPolicy") if o["metadata"]["name"].endswith("default-deny"))
+    deny = next(
+        o
+        for o in of_kind(objects, "NetworkPolicy")
+        if o["metadata"]["name"].endswith("default-deny")
+    )
     assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
     policies = [p for p in of_kind(objects, "NetworkPolicy") if p is not deny]
