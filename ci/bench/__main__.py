@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         results["images"] = harness.image_sizes()
 
     results["verdicts"] = report.verdicts(results)
+    results["missing_keys"] = report.missing_keys(results)
+    if results["missing_keys"] and parts == {"topology", "gateway", "harness"}:
+        log(f"results lack {results['missing_keys']}")
     results["wall_seconds"] = round(time.monotonic() - began, 1)
     table = report.markdown(results)
     png = report.chart(results, out_dir / "bench.png")

@@ -18,23 +18,25 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ci.bench.load import run_closed_loop
-from ci.bench.topology import TOPOLOGIES, Backing, Plan, build, check_mixed, mixed_calls
+RATE_HZ = 250
 
 # frame "function (path/to/file.py:line)" -> a coarse bucket of what the process is doing
 BUCKETS = [
-    ("http client (httpx/httpcore/h11)", re.compile(r"/(httpx|httpcore|h11|anyio)/")),
-    ("http server (uvicorn/starlette)", re.compile(r"/(uvicorn|starlette|httptools)/")),
+    ("http client (httpx/httpcore/h11)", re.compile(r"[(/](httpx|httpcore|h11|anyio)/")),
+    ("http server (uvicorn/starlette)", re.compile(r"[(/](uvicorn|starlette|httptools)/")),
     (
         "fastapi + pydantic (routing, validation, serialisation)",
-        re.compile(r"/(fastapi|pydantic|pydantic_core)/"),
+        re.compile(r"[(/](fastapi|pydantic|pydantic_core)/"),
     ),
-    ("database (sqlalchemy/asyncpg)", re.compile(r"/(sqlalchemy|asyncpg|pgvector)/")),
-    ("redis/celery/kombu", re.compile(r"/(redis|celery|kombu|billiard)/")),
-    ("json", re.compile(r"/json/")),
-    ("logging + telemetry", re.compile(r"/(structlog|logging|prometheus_client|opentelemetry)/")),
-    ("aiwfe code", re.compile(r"/aiwfe/")),
-    ("asyncio / event loop", re.compile(r"/(asyncio|uvloop)/")),
+    ("database (sqlalchemy/asyncpg)", re.compile(r"[(/](sqlalchemy|asyncpg|pgvector)/")),
+    ("redis/celery/kombu", re.compile(r"[(/](redis|celery|kombu|billiard)/")),
+    ("json", re.compile(r"[(/]json/")),
+    (
+        "logging + telemetry",
+        re.compile(r"[(/](structlog|logging|prometheus_client|opentelemetry)/"),
+    ),
+    ("aiwfe code", re.compile(r"[(/]aiwfe/")),
+    ("asyncio / event loop", re.compile(r"[(/](asyncio|uvloop)/")),
 ]
 
 
@@ -44,6 +46,11 @@ def py_spy() -> str | None:
         if (Path(sys.executable).parent / "py-spy").exists()
         else None
     )
+
+
+# Leaf frames of a process that is waiting, not working (py-spy's idle heuristic misses them
+# when uvloop or a thread pool blocks in C).
+IDLE_LEAVES = re.compile(r"^(Runner\.run \(asyncio/runners\.py|Condition\.wait \(threading\.py)")
 
 
 def bucket(stack: str) -> str:
@@ -65,15 +72,26 @@ def fold(collapsed: str) -> dict[str, Any]:
         if not stack or not count.isdigit():
             continue
         n = int(count)
+        if IDLE_LEAVES.match(stack.split(";")[-1]):
+            continue
         total += n
         buckets[bucket(stack)] += n
         leaves[stack.split(";")[-1]] += n
     share = {k: round(v / total, 3) for k, v in buckets.most_common()} if total else {}
     top = [{"frame": f, "share": round(n / total, 3)} for f, n in leaves.most_common(12)]
-    return {"samples": total, "buckets": share, "top_leaf_frames": top}
+    return {
+        "samples": total,
+        "gil_seconds": round(total / RATE_HZ, 2),
+        "buckets": share,
+        "top_leaf_frames": top,
+    }
 
 
-def run(plan: Plan, backing: Backing, token: str, out: Path, log: Any = print) -> dict[str, Any]:
+def run(plan: Any, backing: Any, token: str, out: Path, log: Any = print) -> dict[str, Any]:
+    """Profile each topology once under the mixed workload (after a warm-up)."""
+    from ci.bench.load import run_closed_loop
+    from ci.bench.topology import TOPOLOGIES, build, check_mixed, mixed_calls
+
     binary = py_spy()
     if binary is None:
         return {"skipped": "py-spy is not installed (bench dependency group)"}
@@ -99,7 +117,8 @@ def run(plan: Plan, backing: Backing, token: str, out: Path, log: Any = print) -
                         "--format",
                         "raw",
                         "--rate",
-                        "250",
+                        str(RATE_HZ),
+                        "--gil",
                         "--idle",
                         "--nonblocking",
                         "-o",

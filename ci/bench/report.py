@@ -305,3 +305,32 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+REQUIRED_KEYS = (
+    "topology.p50_ratio",
+    "topology.p99_ratio",
+    "topology.rss_ratio",
+    "topology.cpu_ratio",
+    "gateway.health_throughput_ratio",
+)
+
+
+def missing_keys(results: dict[str, Any]) -> list[str]:
+    """The keys results.json promises (numeric) that this results dict lacks."""
+    missing = [
+        key
+        for key in REQUIRED_KEYS
+        if not isinstance(lookup(results, key), int | float)
+        or isinstance(lookup(results, key), bool)
+    ]
+    seconds = lookup(results, "render.seconds")
+    if not isinstance(seconds, dict) or not seconds:
+        missing.append("render.seconds.<profile>")
+    else:
+        missing += [
+            f"render.seconds.{profile}"
+            for profile, value in seconds.items()
+            if not isinstance(value, int | float)
+        ]
+    return missing
