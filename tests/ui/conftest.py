@@ -1,0 +1,151 @@
+"""End-to-end fixtures: the real platform on loopback and headless Debian chromium.
+
+The stack is the services' own: PostgreSQL+pgvector and Redis from ci/services_env.py, the
+schema migrated by `aiwfe-migrate upgrade` (which also creates the admin user), then
+cognitive-services, config-manager, the gateway (serving the built UI from
+AIWFE_STATIC_DIR) and the Celery worker, each as its real console script. The browser is
+Debian's chromium driven by Playwright's Python client; nothing is downloaded and nothing
+stands in for the gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ci import services_env
+from tests.services.stack import Proc, script
+from tests.ui.support import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CONFIG,
+    DESKTOP,
+    DIST,
+    JWT_SECRET,
+    PHONE,
+    SCREENSHOTS,
+    Platform,
+    wait_ready,
+)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    if not (DIST / "index.html").is_file():
+        pytest.fail(f"{DIST}/index.html is missing: run `python -m ci.ui build` first")
+    workdir = tmp_path_factory.mktemp("aiwfe-ui")
+    config_file = workdir / "config.yaml"
+    config_file.write_text(yaml.safe_dump(CONFIG))
+    backing = services_env.start()
+    procs: dict[str, Proc] = {}
+    try:
+        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+        ports = {name: services_env.free_port() for name in ("cognitive", "config", "gateway")}
+        ports["worker"] = services_env.free_port()
+        env = {
+            **keep,
+            **backing.env(),
+            "AIWFE_HOST": "127.0.0.1",
+            "AIWFE_JWT_SECRET": JWT_SECRET,
+            "AIWFE_ADMIN_USERNAME": ADMIN_USER,
+            "AIWFE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "AIWFE_LLM_PROVIDER": "local",
+            "AIWFE_EMBEDDING_PROVIDER": "local",
+            "AIWFE_EMBEDDING_DIM": "256",
+            "AIWFE_VECTOR_STORE": "pgvector",
+            "AIWFE_CONFIG_FILE": str(config_file),
+            "AIWFE_COGNITIVE_MODE": "consolidated",
+            "AIWFE_COGNITIVE_URL": f"http://127.0.0.1:{ports['cognitive']}",
+            "AIWFE_CONFIG_URL": f"http://127.0.0.1:{ports['config']}",
+            "AIWFE_STATIC_DIR": str(DIST),
+            # Every test logs in from 127.0.0.1: the default 10 logins a minute is too few.
+            "AIWFE_LOGIN_RATE_LIMIT": "1000",
+            "WORKER_CONCURRENCY": "2",
+            "PYTHONUNBUFFERED": "1",
+        }
+        migrated = subprocess.run(
+            [script("aiwfe-migrate"), "upgrade"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        logdir = SCREENSHOTS / "logs"
+        logdir.mkdir(parents=True, exist_ok=True)
+        commands = {
+            "cognitive": ([script("aiwfe-cognitive")], "/health"),
+            "config": ([script("aiwfe-config")], "/health"),
+            "gateway": ([script("aiwfe-gateway")], "/api/health"),
+            "worker": ([script("aiwfe-worker")], "/health"),
+        }
+        for name, (argv, health) in commands.items():
+            log = logdir / f"{name}.log"
+            log.write_text("")
+            port_env = {**env, "AIWFE_PORT": str(ports[name])}
+            procs[name] = Proc(name, argv, port_env, log, ports[name], health)
+            procs[name].start(wait=False)
+        for p in procs.values():
+            p.wait_healthy(180)
+        platform = Platform(f"http://127.0.0.1:{ports['gateway']}", procs, env)
+        wait_ready(platform)
+        yield platform
+    finally:
+        for p in reversed(list(procs.values())):
+            p.stop()
+        backing.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium or set AIWFE_CHROMIUM")
+    with sync_playwright() as playwright:
+        # Playwright gives every launch a fresh temporary --user-data-dir.
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def _new_page(browser, platform: Platform, viewport: dict[str, int]):
+    context = browser.new_context(base_url=platform.gateway, viewport=viewport)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    # Script errors only: "Failed to load resource" lines are the browser logging HTTP error
+    # answers (a 401 for a wrong password), which the tests provoke on purpose.
+    errors: list[str] = []
+    page.console_errors = errors  # type: ignore[attr-defined]
+
+    def on_console(message) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page
+
+
+@pytest.fixture
+def page(browser, platform: Platform):
+    context, page = _new_page(browser, platform, DESKTOP)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser, platform: Platform):
+    context, page = _new_page(browser, platform, PHONE)
+    yield page
+    context.close()
