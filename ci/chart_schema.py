@@ -328,7 +328,8 @@ def global_schema() -> Schema:
             "imagePullPolicy": {"enum": ["", "Always", "IfNotPresent", "Never"]},
             "commonLabels": str_map(),
             "logLevel": {"enum": ["debug", "info", "warning", "error", "critical"]},
-            "cognitiveMode": {"enum": ["consolidated", "split"]},
+            # split mode (one process per module) is the benchmark's shape, run outside the chart.
+            "cognitiveMode": {"enum": ["consolidated"]},
             "guardrails": obj(
                 {
                     "production": b(),

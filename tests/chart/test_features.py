@@ -209,6 +209,50 @@ def test_gpu_preflight_is_skippable_and_offline_safe():
     assert render("gpu", ("ai-inference.gpu.preflight.enabled=false",))
 
 
+def _node(name, allocatable):
+    return {"metadata": {"name": name}, "status": {"allocatable": allocatable}}
+
+
+@pytest.mark.parametrize(
+    ("nodes", "verdict"),
+    [
+        ([_node("cpu-1", {"cpu": "8"}), _node("gpu-1", {"cpu": "8", "nvidia.com/gpu": "2"})], "ok"),
+        ([_node("cpu-1", {"cpu": "8"}), _node("cpu-2", {"nvidia.com/gpu": "0"})], "fail"),
+        ([], "ok"),  # empty lookup: helm template / client dry-run, no verdict
+    ],
+)
+def test_gpu_preflight_decision(tmp_path, nodes, verdict):
+    """The preflight's decision (common.gpu.preflight) against fake `lookup` node lists."""
+    import shutil
+    import subprocess
+
+    from ci import chart
+
+    probe = tmp_path / "probe"
+    (probe / "templates").mkdir(parents=True)
+    (probe / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (probe / "templates" / "check.yaml").write_text(
+        '{{- include "common.gpu.preflight" (dict "nodes" .Values.nodes '
+        '"resourceName" "nvidia.com/gpu") }}\n'
+    )
+    shutil.copytree(chart.CHART / "charts" / "common", probe / "charts" / "common")
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"nodes": {"items": nodes} if nodes else {}}))
+    result = subprocess.run(
+        [chart.helm_binary("helm3"), "template", "p", str(probe), "-f", str(values)],
+        capture_output=True,
+        text=True,
+        env=chart.env_with_tools(),
+        check=False,
+    )
+    if verdict == "ok":
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0
+        assert "ai-inference.gpu.enabled: no node" in result.stderr
+        assert "ai-inference.gpu.preflight.enabled=false" in result.stderr
+
+
 def test_models_are_pulled_in_an_init_container_and_gate_readiness():
     sts = by_name(render("gpu"), "StatefulSet", "aiwfe-ai-inference")
     spec = pod_spec(sts)

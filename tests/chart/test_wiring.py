@@ -290,3 +290,37 @@ def test_every_configured_endpoint_has_an_allowed_flow(profile):
             wanted = [w for w in wanted if w[1] not in (6333, 11434, 6379, 8081)]
         for host, port in wanted:
             assert allowed(src, host, port), (profile, src, host, port)
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        (
+            ("ai-inference.enabled=false", "global.llm.url=http://ollama.gpu.internal:11434"),
+            {("cognitive-services", 11434), ("task-processor", 11434)},
+        ),
+        (
+            ("global.llm.provider=openai", "global.llm.url=https://api.openai.example/v1"),
+            {("cognitive-services", 443), ("task-processor", 443)},
+        ),
+    ],
+)
+def test_remote_llm_egress_uses_the_url_port(sets, expected):
+    _, egress = graph(render("default", sets))
+    llm = {(e[0], e[2]) for e in egress if e[1] == "cidr:0.0.0.0/0" and e[0] != "ai-inference"}
+    assert llm == expected
+    assert not [e for e in egress if e[1] == "ai-inference"]
+
+
+def test_external_otlp_endpoint_is_allowed():
+    _, egress = graph(
+        render(
+            "default",
+            (
+                "global.tracing.otlpEndpoint=http://otel-collector.monitoring:4318",
+                "networkPolicy.externalCidrs[0]=10.96.0.0/12",
+            ),
+        )
+    )
+    assert ("api-gateway", "cidr:10.96.0.0/12", 4318) in egress
+    assert not [e for e in egress if e[1] == "observability"]

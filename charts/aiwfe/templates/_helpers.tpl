@@ -40,8 +40,7 @@ and tests/chart asserts it edge by edge.
 {{- $qdrant := dict -}}
 {{- if eq $g.vectorStore "qdrant" -}}
 {{- if $g.qdrant.external -}}
-{{- $port := regexFind "[0-9]+$" (default "" (urlParse (default "http://x:6333" $g.qdrant.url)).host) | default "6333" -}}
-{{- $qdrant = dict "to" "external" "port" (int $port) -}}
+{{- $qdrant = dict "to" "external" "port" (include "aiwfe.urlPort" (default "http://qdrant:6333" $g.qdrant.url) | int) -}}
 {{- else -}}
 {{- $qdrant = dict "to" "data-platform" "port" 6333 -}}
 {{- end -}}
@@ -50,11 +49,15 @@ and tests/chart asserts it edge by edge.
 {{- if include "common.bundled.llm" . -}}
 {{- $llm = dict "to" "ai-inference" "port" 11434 -}}
 {{- else if ne $g.llm.provider "local" -}}
-{{- $llm = dict "to" "llm" "port" 0 -}}
+{{- $llm = dict "to" "llm" "port" (include "aiwfe.urlPort" $g.llm.url | int) -}}
 {{- end -}}
 {{- $otlp := dict -}}
-{{- if and $g.tracing.enabled (not $g.tracing.otlpEndpoint) (get $on "observability") .Values.observability.jaeger.enabled -}}
+{{- if $g.tracing.enabled -}}
+{{- if $g.tracing.otlpEndpoint -}}
+{{- $otlp = dict "to" "external" "port" (include "aiwfe.urlPort" $g.tracing.otlpEndpoint | int) -}}
+{{- else if and (get $on "observability") .Values.observability.jaeger.enabled -}}
 {{- $otlp = dict "to" "observability" "port" 4318 -}}
+{{- end -}}
 {{- end -}}
 {{- $config := dict "to" "config-manager" "port" 8082 -}}
 {{- $cognitive := dict "to" "cognitive-services" "port" 8081 -}}
@@ -102,4 +105,11 @@ app.kubernetes.io/component: smoke-test
 app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
+{{- end -}}
+
+{{/* Port of a URL: explicit, else 443 for https and 80 for http. */}}
+{{- define "aiwfe.urlPort" -}}
+{{- $u := urlParse . -}}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $u.host) -}}
+{{- if $port }}{{ $port }}{{ else if eq $u.scheme "http" }}80{{ else }}443{{ end -}}
 {{- end -}}
