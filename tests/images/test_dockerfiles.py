@@ -1,0 +1,109 @@
+"""Static checks of images/ and of the build plan: no Docker needed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ci import images, pins, rootfs
+
+DOCKERFILES = sorted(images.IMAGES_DIR.glob("*/Dockerfile"))
+NAMES = [path.parent.name for path in DOCKERFILES]
+
+
+def test_one_dockerfile_per_image_plus_the_shared_python_base():
+    assert set(NAMES) == set(images.ALL_IMAGES) | {"python-base"}
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=NAMES)
+def test_dockerfile_works_with_the_builtin_frontend_and_no_registry_assumptions(path):
+    text = path.read_text()
+    first = text.lstrip().splitlines()[0]
+    assert not re.match(r"#\s*syntax\s*=", first), "a syntax line pulls a frontend image"
+    assert "<<" not in text, "heredocs need a newer frontend"
+    assert ":latest" not in text
+    assert "HEALTHCHECK" not in text, "Kubernetes probes do the health checking"
+    # Every FROM names an ARG, an earlier stage, or scratch: never a hard-coded upstream image.
+    stages: set[str] = set()
+    for match in re.finditer(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.MULTILINE):
+        source, alias = match.groups()
+        assert source == "scratch" or source.startswith("${") or source in stages, source
+        if alias:
+            stages.add(alias)
+    assert re.search(r"^USER 10001:10001$", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("mode", ["online", "airgap"])
+def test_every_build_arg_the_plan_passes_is_declared(mode):
+    for build in images.plan(mode, "debian:test", []):
+        declared = set(re.findall(r"^ARG (\w+)", build.dockerfile.read_text(), re.MULTILINE))
+        unused = set(build.args) - declared - {"GO_TOOLCHAIN"}
+        assert not unused, f"{build.name}: build args not declared: {unused}"
+
+
+def test_online_plan_uses_pinned_upstream_images_and_misses_nothing():
+    data = pins.load()["images"]
+    for build in images.plan("online", data["debian"]["online_image"], []):
+        assert not build.missing_parts
+        for key, value in build.args.items():
+            if key.endswith("_IMAGE") and key != "BASE_IMAGE":
+                assert re.search(r":[\w.-]*\d", value), f"{key}={value} is not a pinned version"
+
+
+def test_airgap_plan_names_qdrant_and_grafana_as_not_buildable():
+    plan = {b.name: b for b in images.plan("airgap", "aiwfe-base/debian:x", [])}
+    assert set(plan["data-platform"].missing_parts) == {"qdrant"}
+    assert plan["data-platform"].args["QDRANT_IMAGE"] == "qdrant-unavailable"
+    assert "grafana" in plan["observability"].missing_parts
+    assert plan["observability"].args["LOKI_IMAGE"] == "loki-from-source"
+    assert plan["ai-inference"].args["OLLAMA_IMAGE"] == "ollama-from-source"
+    for build in plan.values():
+        if build.name != "python-base":
+            for stage in build.args.values():
+                if stage.endswith(("-unavailable", "-from-source")):
+                    assert f" AS {stage}\n" in build.dockerfile.read_text()
+
+
+def test_airgap_skip_switches_a_source_build_off(monkeypatch):
+    monkeypatch.setenv("AIWFE_AIRGAP_SKIP", "ollama")
+    plan = {b.name: b for b in images.plan("airgap", "aiwfe-base/debian:x", [])}
+    assert plan["ai-inference"].args["OLLAMA_IMAGE"] == "ollama-unavailable"
+    assert "ollama" in plan["ai-inference"].missing_parts
+
+
+def test_mode_detection_honours_flag_and_environment(monkeypatch):
+    assert images.detect_mode("online")[0] == "online"
+    monkeypatch.setenv("AIWFE_AIRGAP", "1")
+    assert images.detect_mode(None) == ("airgap", "AIWFE_AIRGAP=1")
+    monkeypatch.setenv("AIWFE_AIRGAP", "0")
+    assert images.detect_mode(None) == ("online", "AIWFE_AIRGAP=0")
+
+
+def test_registry_host_of_image_references():
+    assert images.registry_host("debian:13.8-slim") == "registry-1.docker.io"
+    assert images.registry_host("grafana/loki:3.7.8") == "registry-1.docker.io"
+    assert images.registry_host("ghcr.io/org/x:1") == "ghcr.io"
+    assert images.registry_host("localhost:5000/x:1") == "localhost:5000"
+
+
+def test_base_image_key_changes_with_the_pin():
+    pin = rootfs.DebianPin.load()
+    other = rootfs.DebianPin(**{**pin.__dict__, "release_date": "1999-01-01"})
+    assert pin.key != other.key
+    assert pin.tag.startswith("aiwfe-base/debian:trixie-")
+    assert "trixie-security" in pin.sources()
+
+
+def test_chart_version_is_a_version_not_latest():
+    version = images.chart_version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+(?:[-+][\w.]+)?", version), version
+
+
+def test_every_images_pin_says_why():
+    data = pins.load()["images"]
+    assert data["why"].strip()
+    assert data["debian"]["why"].strip()
+    for name, spec in data["upstream"].items():
+        assert spec["why"].strip(), name
+        assert ":" in spec["image"] and not spec["image"].endswith(":latest"), name
