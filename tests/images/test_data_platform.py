@@ -49,6 +49,11 @@ def test_postgres_pgbouncer_redis_roles_and_a_query_through_pgbouncer(docker, im
         lambda: containers.logs("postgres"),
     )
 
+    # Started the normal way, PID 1 is tini and postgres runs as 10001 under it.
+    assert run(docker, "exec", pg, "cat", "/proc/1/comm").stdout.strip() == "tini"
+    owner = run(docker, "exec", pg, "sh", "-c", "stat -c %u $PGDATA/PG_VERSION").stdout
+    assert owner.strip() == "10001"
+
     # A separate client container, connecting over the network to PgBouncer's port.
     query = (
         "select extversion from pg_extension where extname = 'vector';"
