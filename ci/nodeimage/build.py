@@ -245,31 +245,39 @@ def build_pause(plan: Plan, workdir: Path, log: Path) -> Path:
 # --------------------------------------------------------------------------- manifests
 
 
-def kind_go_string(source: str, const: str) -> str:
-    """A raw-string Go constant from kind's source, with `+ name +` concatenations kept as
-    {name} placeholders."""
-    match = re.search(rf"const {const} = `(.*?)`\n", source, re.S)
+def kind_go_string(source: str, const: str, values: dict[str, str]) -> str:
+    """A Go string constant from kind's source: raw strings joined by `+ name +`, with each
+    name replaced from `values`."""
+    match = re.search(rf"const {const} = ", source)
     if not match:
-        raise NodeImageError(
-            f"kind's source has no const {const}: kind changed, update ci/nodeimage"
-        )
-    return match.group(1)
+        raise NodeImageError(f"kind's source has no const {const}: update ci/nodeimage")
+    pos, parts = match.end(), []
+    piece = re.compile(r"`([^`]*)`(?:\s*\+\s*(\w+)\s*\+\s*)?")
+    while m := piece.match(source, pos):
+        parts.append(m.group(1))
+        pos = m.end()
+        if m.group(2) is None:
+            break
+        if m.group(2) not in values:
+            raise NodeImageError(f"kind's {const} uses {m.group(2)}, unknown to ci/nodeimage")
+        parts.append(values[m.group(2)])
+    return "".join(parts)
 
 
 def kind_manifests(plan: Plan, kind_dir: Path) -> dict[str, str]:
     """kind's default CNI and storage manifests, pointing at our images."""
-    nodeimage_src = kind_dir / "pkg" / "build" / "nodeimage"
-    cni = kind_go_string((nodeimage_src / "const_cni.go").read_text(), "defaultCNIManifest")
-    storage = kind_go_string(
-        (nodeimage_src / "const_storage.go").read_text(), "defaultStorageManifest"
-    )
-    cni = cni.replace("` + kindnetdImage + `", plan.kindnetd_image)
-    storage = storage.replace("` + storageProvisionerImage + `", plan.provisioner_image)
-    storage = storage.replace("` + storageHelperImage + `", plan.helper_image)
-    for text in (cni, storage):
-        if "` +" in text:
-            raise NodeImageError("kind's manifests reference images this builder does not know")
-    return {"default-cni.yaml": cni, "default-storage.yaml": storage}
+    src = kind_dir / "pkg" / "build" / "nodeimage"
+    values = {
+        "kindnetdImage": plan.kindnetd_image,
+        "storageProvisionerImage": plan.provisioner_image,
+        "storageHelperImage": plan.helper_image,
+    }
+    cni = kind_go_string((src / "const_cni.go").read_text(), "defaultCNIManifest", values)
+    storage = (src / "const_storage.go").read_text()
+    return {
+        "default-cni.yaml": cni,
+        "default-storage.yaml": kind_go_string(storage, "defaultStorageManifest", values),
+    }
 
 
 # --------------------------------------------------------------------------- images
