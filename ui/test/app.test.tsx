@@ -156,4 +156,106 @@ describe("App", () => {
     );
     expect(screen.getByLabelText("User name")).toBeInTheDocument();
   });
+
+  it("marks a component that /api/ready reports down", async () => {
+    window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "alice", exp: future }));
+    stubFetch({
+      "GET /api/ready": () =>
+        jsonResponse(503, {
+          detail: "not ready: redis unavailable: ConnectionError",
+          checks: { database: "ok", redis: "unavailable: ConnectionError" },
+        }),
+      "GET /api/v1/workflows": () => jsonResponse(200, []),
+    });
+    render(<App />);
+    const health = await screen.findByRole("list", { name: "Component health" });
+    const redis = within(health).getByText(/redis/).closest("li")!;
+    expect(redis).toHaveClass("badge-down");
+    expect(redis).toHaveTextContent("down (unavailable: ConnectionError)");
+    expect(screen.getByText("Platform degraded.")).toBeInTheDocument();
+  });
+
+  it("sends a decision with criteria goals and option values and shows the ranking", async () => {
+    const user = userEvent.setup();
+    window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "alice", exp: future }));
+    window.history.replaceState(null, "", "/decisions");
+    let sent: unknown = null;
+    stubFetch({
+      "GET /api/ready": READY,
+      "POST /api/v1/decisions": (_url, init) => {
+        sent = JSON.parse(String(init.body));
+        return jsonResponse(200, {
+          question: "Which?",
+          best: "B",
+          ranking: [
+            { name: "B", score: 1, breakdown: { cost: 1 }, evidence: ["B was cheap before"] },
+            { name: "A", score: 0, breakdown: { cost: 0 }, evidence: [] },
+          ],
+          rationale: "B costs less.",
+          memories_used: 1,
+        });
+      },
+    });
+    render(<App />);
+    await user.type(await screen.findByLabelText("What do you need to decide?"), "Which?");
+    await user.type(screen.getByLabelText("Criterion 1 name"), "cost");
+    await user.selectOptions(screen.getByLabelText("Goal of criterion 1"), "min");
+    await user.type(screen.getByLabelText("Option 1 name"), "A");
+    await user.type(screen.getByLabelText("cost of option 1"), "5");
+    await user.type(screen.getByLabelText("Option 2 name"), "B");
+    await user.type(screen.getByLabelText("cost of option 2"), "2");
+    await user.click(screen.getByRole("button", { name: "Analyse" }));
+    expect(await screen.findByTestId("recommendation")).toHaveTextContent("B");
+    expect(sent).toEqual({
+      question: "Which?",
+      options: [
+        { name: "A", description: "", scores: { cost: 5 } },
+        { name: "B", description: "", scores: { cost: 2 } },
+      ],
+      criteria: [{ name: "cost", weight: 1, goal: "min" }],
+      use_memory: true,
+      namespace: "default",
+    });
+    expect(screen.getByTestId("rationale")).toHaveTextContent("B costs less.");
+    expect(screen.getByText("1 memory used as evidence.")).toBeInTheDocument();
+    expect(screen.getByText("B was cheap before")).toBeInTheDocument();
+  });
+
+  it("ingests into and searches the chosen namespace", async () => {
+    const user = userEvent.setup();
+    window.sessionStorage.setItem(TOKEN_KEY, makeJwt({ sub: "alice", exp: future }));
+    window.history.replaceState(null, "", "/memory");
+    const bodies: Record<string, unknown> = {};
+    stubFetch({
+      "GET /api/ready": READY,
+      "POST /api/v1/memory/ingest": (_url, init) => {
+        bodies.ingest = JSON.parse(String(init.body));
+        return jsonResponse(200, {
+          source_id: "s",
+          namespace: "team-a",
+          facts: [{ id: "f1", text: "Fact one." }, { id: "f2", text: "Fact two." }],
+          stored: 1,
+        });
+      },
+      "POST /api/v1/memory/search": (_url, init) => {
+        bodies.search = JSON.parse(String(init.body));
+        return jsonResponse(200, { items: [{ id: "f1", text: "Fact one.", score: 0.8123, tags: ["x"] }] });
+      },
+    });
+    render(<App />);
+    const namespace = await screen.findByLabelText("Namespace");
+    await user.clear(namespace);
+    await user.type(namespace, "team-a");
+    await user.type(screen.getByLabelText("Text to remember"), "Fact one. Fact two.");
+    await user.type(screen.getByLabelText("Tags (comma separated)"), "x, y");
+    await user.click(screen.getByRole("button", { name: "Ingest" }));
+    expect(await screen.findByTestId("ingest-result")).toHaveTextContent("Extracted 2 facts, 1 new.");
+    expect(bodies.ingest).toEqual({ text: "Fact one. Fact two.", namespace: "team-a", tags: ["x", "y"] });
+    await user.type(screen.getByLabelText("Query"), "one");
+    await user.click(screen.getByRole("button", { name: "Search" }));
+    const results = await screen.findByTestId("search-results");
+    expect(results).toHaveTextContent("Fact one.");
+    expect(results).toHaveTextContent("similarity 0.812 · tags: x");
+    expect(bodies.search).toEqual({ query: "one", namespace: "team-a", limit: 5 });
+  });
 });

@@ -224,6 +224,10 @@ export function DecisionsPage({ client }: { client: ApiClient }) {
                   </tbody>
                 </table>
               </div>
+              <p className="help">
+                Score: weighted sum of the criteria, each normalised over the options to 0–1
+                (the per-criterion columns are these weighted parts).
+              </p>
               <h3>Rationale</h3>
               <p className="rationale" data-testid="rationale">{result.rationale || "No rationale given."}</p>
               <p className="meta">
