@@ -73,7 +73,7 @@ spec:
           env:
             {{- include "common.settings.secretEnv" $ctx | nindent 12 }}
           resources:
-            {{- include "common.resources" (dict "preset" "nano" "key" $ctx.Chart.Name) | nindent 12 }}
+            {{- include "common.resources" (dict "preset" "micro" "key" $ctx.Chart.Name) | nindent 12 }}
           securityContext:
             {{- include "common.securityContext.container" $ctx | nindent 12 }}
           volumeMounts:
