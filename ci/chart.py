@@ -136,9 +136,8 @@ def template(profiles: list[str] | None = None) -> dict[str, float]:
         out = RENDERED / f"{profile}.yaml"
         out.write_text(text)
         kinds = sorted(doc["kind"] for doc in parse(text))
-        echo(
-            f"{profile}: {len(kinds)} objects in {timings[profile]:.2f}s -> {out.relative_to(REPO)}"
-        )
+        shown = out.relative_to(REPO) if out.is_relative_to(REPO) else out
+        echo(f"{profile}: {len(kinds)} objects in {timings[profile]:.2f}s -> {shown}")
     return timings
 
 
