@@ -36,6 +36,14 @@ def topology_metrics(rep: dict[str, Any]) -> dict[str, float]:
         "cpu_with_backing_s_per_1k": per_thousand(
             services["cpu_seconds"] + backing["cpu_seconds"], mixed["completed"]
         ),
+        **(
+            {
+                "serial_p50_ms": rep["serial"]["p50_ms"],
+                "serial_p99_ms": rep["serial"]["p99_ms"],
+            }
+            if rep.get("serial", {}).get("completed")
+            else {}
+        ),
         "health_rps": health["throughput_rps"],
         "health_p50_ms": health.get("p50_ms", 0.0),
         "health_p99_ms": health.get("p99_ms", 0.0),
@@ -59,6 +67,8 @@ RATIO_KEYS = {
     "rss_with_backing_ratio": "rss_with_backing_mib",
     "cpu_with_backing_ratio": "cpu_with_backing_s_per_1k",
     "health_throughput_ratio": "health_rps",
+    "serial_p50_ratio": "serial_p50_ms",
+    "serial_p99_ratio": "serial_p99_ms",
 }
 
 
@@ -73,11 +83,28 @@ def summarise_topology(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     detail: dict[str, Any] = {}
     for ratio_key, metric in RATIO_KEYS.items():
+        if not all(metric in row for rows in per.values() for row in rows):
+            continue
         paired = paired_ratios(
             [r[metric] for r in per["consolidated"]], [r[metric] for r in per["split"]]
         )
         out[ratio_key] = paired["ratio"]
         detail[ratio_key] = paired
+    embedded = reps.get("embedded") or []
+    if embedded and len(embedded) == len(per["split"]):
+        rows = [topology_metrics(r) for r in embedded]
+        out["what_if_embedded"] = {
+            "note": "prototype of the proposed fix (ci/bench/embedded.py), not a shipped mode: "
+            "the gateway hosts the five modules in-process; ratios are embedded / split",
+            "medians": {key: spread([row[key] for row in rows]) for key in rows[0]},
+            **{
+                ratio_key: paired_ratios(
+                    [r[metric] for r in rows], [r[metric] for r in per["split"]]
+                )["ratio"]
+                for ratio_key, metric in RATIO_KEYS.items()
+                if ratio_key in out and all(metric in r for r in rows)
+            },
+        }
     out.update(
         ratio_detail=detail,
         consolidated=medians["consolidated"],
@@ -179,8 +206,12 @@ def markdown(results: dict[str, Any]) -> str:
                 2,
             ),
             ("/api/health throughput (req/s)", "health_rps", "health_throughput_ratio", 0),
+            ("mixed p50 at concurrency 1 (ms)", "serial_p50_ms", "serial_p50_ratio", 1),
+            ("mixed p99 at concurrency 1 (ms)", "serial_p99_ms", "serial_p99_ratio", 1),
         ]
         for label, metric, ratio_key, digits in rows:
+            if ratio_key not in topo:
+                continue
             v = checks.get(f"topology.{ratio_key}")
             target = f"{v['op']} {v['target']}" if v else ""
             lines.append(
@@ -196,6 +227,26 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{ratio:.2f} | | |"
                 )
         lines.append("")
+        what_if = topo.get("what_if_embedded")
+        if what_if:
+            e = what_if["medians"]
+            lines += [
+                "What-if, the proposed fix prototyped (gateway hosting the five modules "
+                "in-process, ci/bench/embedded.py; not a shipped mode), same run:",
+                "",
+                "| figure | embedded | split | ratio | target |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for label, metric, ratio_key, digits in rows[:6] + rows[-2:]:
+                if ratio_key not in what_if:
+                    continue
+                v = checks.get(f"topology.{ratio_key}")
+                target = f"{v['op']} {v['target']}" if v else ""
+                lines.append(
+                    f"| {label} | {_fmt(e[metric], digits)} | {_fmt(s[metric], digits)} | "
+                    f"{what_if[ratio_key]:.2f} | {target} |"
+                )
+            lines.append("")
     gw = results.get("gateway")
     if gw:
         v = checks.get("gateway.health_throughput_ratio")
@@ -258,22 +309,36 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = ("consolidated", "split")
-    colours = {"consolidated": "#2b6cb0", "split": "#dd6b20"}
+    series = {"consolidated": topo["consolidated"], "split": topo["split"]}
+    if topo.get("what_if_embedded"):
+        series["embedded (what-if)"] = topo["what_if_embedded"]["medians"]
+    names = list(series)
+    colours = dict(zip(names, ("#2b6cb0", "#dd6b20", "#718096"), strict=False))
     fig, (lat_ax, rss_ax, cpu_ax) = plt.subplots(
-        1, 3, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 1.3, 1.3]}
+        1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [3, 1.5, 1.5]}
     )
     metrics = ("p50_ms", "p95_ms", "p99_ms")
-    width = 0.38
-    for offset, name in zip((-width / 2, width / 2), names, strict=True):
-        stats = [topo[name][m] for m in metrics]
-        medians = [st["median"] for st in stats]
-        errors = [
+    width = 0.8 / len(names)
+
+    def whiskers(stats: list[dict[str, Any]]) -> list[list[float]]:
+        return [
             [st["median"] - st["min"] for st in stats],
             [st["max"] - st["median"] for st in stats],
         ]
+
+    for index, name in enumerate(names):
+        stats = [series[name][m] for m in metrics]
+        offset = (index - (len(names) - 1) / 2) * width
         xs = [i + offset for i in range(len(metrics))]
-        lat_ax.bar(xs, medians, width, yerr=errors, capsize=4, label=name, color=colours[name])
+        lat_ax.bar(
+            xs,
+            [st["median"] for st in stats],
+            width,
+            yerr=whiskers(stats),
+            capsize=4,
+            label=name,
+            color=colours[name],
+        )
     lat_ax.set_xticks(range(len(metrics)), ["p50", "p95", "p99"])
     lat_ax.set_ylabel("ms")
     lat_ax.set_title(
@@ -281,22 +346,20 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
         f"p99 ratio {topo['p99_ratio']:.2f})",
         fontsize=10,
     )
-    lat_ax.legend()
+    lat_ax.legend(fontsize=8)
     for ax, metric, title, unit, key in (
         (rss_ax, "rss_mib", "RSS of service processes", "MiB", "rss_ratio"),
         (cpu_ax, "cpu_s_per_1k", "CPU per 1,000 requests", "CPU s", "cpu_ratio"),
     ):
-        stats = [topo[name][metric] for name in names]
+        stats = [series[name][metric] for name in names]
         ax.bar(
-            list(names),
+            range(len(names)),
             [st["median"] for st in stats],
-            yerr=[
-                [st["median"] - st["min"] for st in stats],
-                [st["max"] - st["median"] for st in stats],
-            ],
+            yerr=whiskers(stats),
             capsize=4,
             color=[colours[n] for n in names],
         )
+        ax.set_xticks(range(len(names)), [n.split(" ")[0] for n in names], fontsize=8)
         ax.set_ylabel(unit)
         ax.set_title(f"{title} (ratio {topo[key]:.2f})", fontsize=10)
     fig.suptitle("AIWFE cognitive services: consolidated vs split (loopback, same host)")

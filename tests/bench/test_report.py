@@ -165,3 +165,20 @@ def test_profile_fold_skips_idle_frames_and_buckets_the_rest() -> None:
     assert folded["buckets"]["http client (httpx/httpcore/h11)"] == 0.3
     assert folded["buckets"]["aiwfe code"] == 0.2
     assert folded["top_leaf_frames"][0]["frame"].startswith("execute (asyncpg")
+
+
+def test_what_if_and_serial_figures_are_reported_apart_from_the_headline() -> None:
+    raw = topology_raw()
+    for name, p50 in (("consolidated", 5.0), ("split", 8.0)):
+        for r in raw["reps"][name]:
+            r["serial"] = {"completed": 150, "p50_ms": p50, "p99_ms": 2 * p50}
+    raw["reps"]["embedded"] = [rep(30, 90, 100, 1.2), rep(33, 99, 100, 1.2), rep(31, 93, 100, 1.2)]
+    topo = report.summarise_topology(raw)
+    assert topo["p50_ratio"] == pytest.approx(11 / 22, abs=1e-4)  # headline unchanged
+    assert topo["serial_p50_ratio"] == pytest.approx(5 / 8)
+    what_if = topo["what_if_embedded"]
+    assert what_if["p50_ratio"] == pytest.approx(31 / 22, abs=1e-4)
+    assert what_if["rss_ratio"] == pytest.approx(100 / 600, abs=1e-4)
+    assert "serial_p50_ratio" not in what_if  # the embedded reps had no serial pass
+    table = report.markdown({"topology": topo, "verdicts": {}})
+    assert "What-if" in table and "| mixed p50 at concurrency 1 (ms) | 5.0" in table
