@@ -79,6 +79,7 @@ def helm_template_cmd(
     api_versions: tuple[str, ...] = (),
     extra_values: tuple[Path, ...] = (),
     show_only: str | None = None,
+    is_upgrade: bool = False,
 ) -> list[str]:
     cmd = [
         helm_binary(helm),
@@ -99,6 +100,8 @@ def helm_template_cmd(
         cmd += ["--api-versions", api]
     if show_only:
         cmd += ["--show-only", show_only]
+    if is_upgrade:
+        cmd.append("--is-upgrade")
     return cmd
 
 

@@ -308,6 +308,7 @@ def migration_operator() -> Schema:
             "downgradeTo": s("Alembic revision to downgrade to"),
             "backoffLimit": i(0),
             "activeDeadlineSeconds": i(1),
+            "failedHookTTLSeconds": i(0),
             "serviceAccount": SERVICE_ACCOUNT,
             "extraEnv": arr(ENV_VAR),
             "extraVolumes": arr(),

@@ -35,8 +35,12 @@ def render(
     sets: tuple[str, ...] = (),
     api_versions: tuple[str, ...] = (),
     helm: str = "helm3",
+    *,
+    is_upgrade: bool = False,
 ) -> tuple[dict, ...]:
-    text = chart.render_text(profile, sets=sets, api_versions=api_versions, helm=helm)
+    text = chart.render_text(
+        profile, sets=sets, api_versions=api_versions, helm=helm, is_upgrade=is_upgrade
+    )
     return tuple(chart.parse(text))
 
 

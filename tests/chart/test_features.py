@@ -81,7 +81,7 @@ def test_external_db_runs_migrations_as_ordered_pre_install_hooks():
         ("global.guardrails.allowGeneratedSecrets=true", "global.auth.admin.existingSecret="),
     )
     job = of_kind(objects, "Job")[0]
-    assert job["metadata"]["name"] == "aiwfe-migration-operator"
+    assert job["metadata"]["name"] == "aiwfe-migration-operator-1"  # one per revision
     assert hook_events(job) == {"pre-install", "pre-upgrade"}
     ann = job["metadata"]["annotations"]
     assert ann["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
@@ -104,8 +104,26 @@ def test_external_db_runs_migrations_as_ordered_pre_install_hooks():
     assert env["AIWFE_DB_HOST"] == "aiwfe-db.prod.internal"
 
 
+def test_bundled_db_upgrade_migrates_in_a_pre_upgrade_hook():
+    """On upgrade the bundled database exists: migrate before the new pods roll."""
+    objects = render("default", is_upgrade=True)
+    job = of_kind(objects, "Job")[0]
+    assert hook_events(job) == {"pre-upgrade"}
+    assert job["metadata"]["name"] == "aiwfe-migration-operator-1"
+    ann = job["metadata"]["annotations"]
+    assert ann["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    # what it uses are ordinary release resources that exist since the install
+    sa = by_name(objects, "ServiceAccount", pod_spec(job)["serviceAccountName"])
+    assert not is_hook(sa)
+    assert not [o for o in of_kind(objects, "Secret") if is_hook(o)]
+    # the pod template of the apps does not depend on install vs upgrade (no spurious roll)
+    install = render()
+    for component in FIRST_PARTY:
+        assert deployment(objects, component) == deployment(install, component)
+
+
 def test_gitops_mode_has_no_hooks_and_apps_wait_for_the_schema():
-    objects = render("prod", ("global.migrations.useHelmHooks=false",))
+    objects = render("prod", ("global.migrations.useHelmHooks=false",), is_upgrade=True)
     assert [o["metadata"]["name"] for o in objects if is_hook(o)] == ["aiwfe-smoke-test"]
     for component in FIRST_PARTY:
         init = pod_spec(deployment(objects, component))["initContainers"]

@@ -1,11 +1,24 @@
 {{/*
-Whether migrations run as a pre-install/pre-upgrade Helm hook: only with hooks enabled AND
-an external database (a bundled Postgres does not exist yet when pre-install hooks run).
-Otherwise the migration Job is a plain release Job and app pods wait for the schema in an
-init container (`aiwfe-migrate check`). Returns "true" or "".
+How migrations run (global.migrations.useHelmHooks, global.postgres.external):
+- hooks + external database: a pre-install,pre-upgrade hook Job; the schema is at head
+  before any app pod starts, so app pods do not wait.
+- hooks + bundled database: the bundled Postgres does not exist yet when pre-install hooks
+  run (and `helm install --wait` would deadlock on a post-install hook while app pods wait
+  for the schema), so on install the Job is a plain release Job and app pods wait in an init
+  container (`aiwfe-migrate check`); on upgrade it is a pre-upgrade hook (the database
+  exists), so migrations still run before the new pods roll on every upgrade.
+- no hooks (GitOps): a plain Job named after a hash of its inputs; app pods wait.
+"common.migrations.preInstallHook" is "true" in the first case (what the Job uses must be a
+hook too); "common.migrations.hookEvents" gives the Job's hook events ("" = plain Job).
 */}}
-{{- define "common.migrations.useHooks" -}}
+{{- define "common.migrations.preInstallHook" -}}
 {{- if and .Values.global.migrations.useHelmHooks .Values.global.postgres.external }}true{{ end -}}
+{{- end -}}
+
+{{- define "common.migrations.hookEvents" -}}
+{{- if .Values.global.migrations.useHelmHooks -}}
+{{- if .Values.global.postgres.external }}pre-install,pre-upgrade{{ else if .Release.IsUpgrade }}pre-upgrade{{ end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The tmp emptyDir every pod gets (root filesystem is read-only). */}}
@@ -62,7 +75,7 @@ spec:
       securityContext:
         {{- include "common.securityContext.pod" $ctx | nindent 8 }}
       {{- include "common.pod.scheduling" (dict "ctx" $ctx) | nindent 6 }}
-      {{- if not (include "common.migrations.useHooks" $ctx) }}
+      {{- if not (include "common.migrations.preInstallHook" $ctx) }}
       initContainers:
         - name: wait-for-migrations
           {{- include "common.image.fields" (dict "ctx" $ctx "image" $v.image "key" (printf "%s.image" $ctx.Chart.Name)) | nindent 10 }}
