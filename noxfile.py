@@ -13,8 +13,8 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ci import docker_engine, tools  # noqa: E402
-from ci.paths import env_with_tools  # noqa: E402
+from ci import docker_engine, tools
+from ci.paths import env_with_tools
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"

@@ -51,8 +51,13 @@ def collect(
     summary = []
     for pod in pods:
         name = pod.metadata.name
-        _write(out / "pods" / f"{name}.json", json.dumps(api_client.sanitize_for_serialization(pod), indent=1))
-        statuses = (pod.status.container_statuses or []) + (pod.status.init_container_statuses or [])
+        _write(
+            out / "pods" / f"{name}.json",
+            json.dumps(api_client.sanitize_for_serialization(pod), indent=1),
+        )
+        statuses = (pod.status.container_statuses or []) + (
+            pod.status.init_container_statuses or []
+        )
         for status in statuses:
             summary.append(
                 f"{name}/{status.name}: ready={status.ready} restarts={status.restart_count} "
@@ -63,7 +68,7 @@ def collect(
                     text = core.read_namespaced_pod_log(
                         name, namespace, container=status.name, previous=previous, tail_lines=2000
                     )
-                except Exception:  # no previous container, or not started yet
+                except Exception:  # noqa: S112 - no previous container, or not started yet
                     continue
                 suffix = ".previous.log" if previous else ".log"
                 _write(out / "logs" / f"{name}_{status.name}{suffix}", text)
@@ -79,7 +84,11 @@ def collect(
         _write(out / "events.txt", f"listing events failed: {exc}\n")
     _write(out / "pods.txt", "\n".join(summary) + "\n")
     if release:
-        for what in (["status", release], ["history", release], ["get", "values", release, "--all"]):
+        for what in (
+            ["status", release],
+            ["history", release],
+            ["get", "values", release, "--all"],
+        ):
             proc = subprocess.run(
                 [helm, *what, "-n", namespace, "--kubeconfig", str(kubeconfig)],
                 capture_output=True,

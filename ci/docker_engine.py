@@ -77,7 +77,10 @@ def has_buildx(client: Path | str) -> bool:
 
 
 def builtin_buildkit(version: str | None) -> bool:
-    """Clients before 23.0 run BuildKit builds themselves (DOCKER_BUILDKIT=1); later ones need buildx."""
+    """Clients before 23.0 run BuildKit builds themselves (DOCKER_BUILDKIT=1).
+
+    Later ones hand builds to the buildx plugin and fail without it.
+    """
     if version is None:
         return False
     major = int(version.lstrip("v").split(".")[0])
@@ -127,7 +130,7 @@ def start_dockerd(client: Path, wait_seconds: float = 90) -> Path:
     log = logs_dir() / "dockerd.log"
     echo(f"starting dockerd in the background (log: {log})")
     with log.open("ab") as handle:
-        subprocess.Popen(  # noqa: S603 - fixed argv
+        subprocess.Popen(
             [str(DOCKERD)],
             stdout=handle,
             stderr=subprocess.STDOUT,

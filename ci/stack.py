@@ -92,7 +92,10 @@ def up(extra_values: list[str]) -> int:
         notes = release.upgrade_install(["kind", *extra_values])
     except ReleaseError:
         diagnostics.collect(
-            "nox-up", namespace=NAMESPACE, kubeconfig=kind.kubeconfig, release=RELEASE,
+            "nox-up",
+            namespace=NAMESPACE,
+            kubeconfig=kind.kubeconfig,
+            release=RELEASE,
             helm=release.helm,
         )
         raise

@@ -100,8 +100,13 @@ def installed(kind_cluster, release: Release, core_v1) -> Release:
     try:
         release.upgrade_install(["kind"])
     except ReleaseError:
-        diagnostics.collect("install", namespace=release.namespace,
-                            kubeconfig=release.kubeconfig, release=release.name, helm=release.helm)
+        diagnostics.collect(
+            "install",
+            namespace=release.namespace,
+            kubeconfig=release.kubeconfig,
+            release=release.name,
+            helm=release.helm,
+        )
         raise
     record("helm_install_to_all_ready_s", release.history[-1])
     stack.expose_gateway(release.kubeconfig, release.namespace, release.name)
@@ -113,8 +118,13 @@ def diagnostics_on_failure(request, release: Release):
     yield
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        diagnostics.collect(request.node.name, namespace=release.namespace,
-                            kubeconfig=release.kubeconfig, release=release.name, helm=release.helm)
+        diagnostics.collect(
+            request.node.name,
+            namespace=release.namespace,
+            kubeconfig=release.kubeconfig,
+            release=release.name,
+            helm=release.helm,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -163,25 +173,34 @@ def test_a_workflow_uses_every_module_and_memory_recalls_it(gateway, memory):
         [
             {"type": "perceive", "params": {"text": text}},
             {"type": "remember", "params": {"text": text, "namespace": "it", "tags": [marker]}},
-            {"type": "recall", "params": {"query": f"Who owns the {marker} checklist?",
-                                          "namespace": "it"}},
-            {"type": "decide", "params": {
-                "question": f"When should {marker} ship?",
-                "options": [{"name": "Friday"}, {"name": "Monday"}],
-                "criteria": [{"name": "risk", "weight": 0.6}, {"name": "speed", "weight": 0.4}],
-            }},
+            {
+                "type": "recall",
+                "params": {"query": f"Who owns the {marker} checklist?", "namespace": "it"},
+            },
+            {
+                "type": "decide",
+                "params": {
+                    "question": f"When should {marker} ship?",
+                    "options": [{"name": "Friday"}, {"name": "Monday"}],
+                    "criteria": [{"name": "risk", "weight": 0.6}, {"name": "speed", "weight": 0.4}],
+                },
+            },
             {"type": "generate", "params": {"prompt": f"Summarise the {marker} plan."}},
         ],
     )
     done = gateway.wait_run(run["id"])
     assert done["status"] == "succeeded", done
-    feedback = gateway.post("/api/v1/feedback", {"run_id": run["id"], "outcome": "success",
-                                                  "rating": 5, "subject": "integration"})
+    feedback = gateway.post(
+        "/api/v1/feedback",
+        {"run_id": run["id"], "outcome": "success", "rating": 5, "subject": "integration"},
+    )
     assert feedback.status_code == 201, feedback.text
     stats = gateway.get("/api/v1/learning/stats", params={"subject": "integration"})
     assert stats.status_code == 200 and stats.json(), stats.text
-    found = gateway.post("/api/v1/memory/search",
-                         {"query": f"Who owns the {marker} release checklist?", "namespace": "it"})
+    found = gateway.post(
+        "/api/v1/memory/search",
+        {"query": f"Who owns the {marker} release checklist?", "namespace": "it"},
+    )
     assert found.status_code == 200, found.text
     assert marker in json.dumps(found.json()), found.json()
     memory.update(run_id=run["id"], marker=marker)
@@ -194,8 +213,11 @@ def test_metrics_reach_prometheus(installed, k8s_api):
         response = core.api_client.call_api(
             f"/api/v1/namespaces/{installed.namespace}/services/"
             "aiwfe-observability:prometheus/proxy/api/v1/query",
-            "GET", query_params=[("query", "up == 1")], auth_settings=["BearerToken"],
-            _preload_content=False, _return_http_data_only=True,
+            "GET",
+            query_params=[("query", "up == 1")],
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
         )
         data = json.loads(response.data)
         jobs = {r["metric"].get("job", "") for r in data["data"]["result"]}
@@ -246,14 +268,19 @@ def test_worker_killed_mid_run_completes_exactly_once(installed, gateway, core_v
             {"type": "perceive", "params": {"text": "step three"}},
         ],
     )
-    wait_for("the run to start", lambda: gateway.get(
-        f"/api/v1/workflows/{run['id']}").json()["status"] == "running", timeout=120, interval=1)
+    wait_for(
+        "the run to start",
+        lambda: gateway.get(f"/api/v1/workflows/{run['id']}").json()["status"] == "running",
+        timeout=120,
+        interval=1,
+    )
     workers = core_v1.list_namespaced_pod(
         installed.namespace, label_selector="app.kubernetes.io/name=task-processor"
     ).items
     for pod in workers:
-        core_v1.delete_namespaced_pod(pod.metadata.name, installed.namespace,
-                                      grace_period_seconds=0)
+        core_v1.delete_namespaced_pod(
+            pod.metadata.name, installed.namespace, grace_period_seconds=0
+        )
     done = gateway.wait_run(run["id"], timeout=300)
     assert done["status"] == "succeeded", done
     indices = [s["idx"] for s in done["step_results"]]
@@ -278,8 +305,13 @@ def test_data_platform_pod_deleted_recovers_with_its_data(installed, gateway, me
     ).items[0]
     uid = pod.metadata.uid
     core_v1.delete_namespaced_pod(pod.metadata.name, installed.namespace)
-    wait_for("a new data-platform pod", lambda: core_v1.read_namespaced_pod(
-        pod.metadata.name, installed.namespace).metadata.uid != uid, timeout=180)
+    wait_for(
+        "a new data-platform pod",
+        lambda: (
+            core_v1.read_namespaced_pod(pod.metadata.name, installed.namespace).metadata.uid != uid
+        ),
+        timeout=180,
+    )
     wait_for("all pods Ready again", lambda: all_ready(core_v1, installed.namespace), timeout=300)
 
     def run_visible():
@@ -290,9 +322,10 @@ def test_data_platform_pod_deleted_recovers_with_its_data(installed, gateway, me
     assert wait_for("the gateway to serve the old run", run_visible, timeout=180)["status"] == (
         "succeeded"
     )
-    found = gateway.post("/api/v1/memory/search",
-                         {"query": f"Who owns the {memory['marker']} release checklist?",
-                          "namespace": "it"})
+    found = gateway.post(
+        "/api/v1/memory/search",
+        {"query": f"Who owns the {memory['marker']} release checklist?", "namespace": "it"},
+    )
     assert memory["marker"] in json.dumps(found.json())
 
 
@@ -310,15 +343,27 @@ def test_invalid_values_are_refused_before_anything_is_created(kind_cluster, cor
 
 
 def test_uninstall_keeps_volumes_and_reinstall_reuses_them(installed, memory, core_v1):
-    claims = {c.metadata.name for c in core_v1.list_namespaced_persistent_volume_claim(
-        installed.namespace).items}
+    claims = {
+        c.metadata.name
+        for c in core_v1.list_namespaced_persistent_volume_claim(installed.namespace).items
+    }
     assert claims, "the stack keeps its data on PVCs"
     installed.uninstall()
-    wait_for("the release's pods to go", lambda: not [
-        p for p in core_v1.list_namespaced_pod(installed.namespace).items
-        if p.status.phase != "Succeeded"], timeout=180)
-    after = {c.metadata.name for c in core_v1.list_namespaced_persistent_volume_claim(
-        installed.namespace).items}
+    wait_for(
+        "the release's pods to go",
+        lambda: (
+            not [
+                p
+                for p in core_v1.list_namespaced_pod(installed.namespace).items
+                if p.status.phase != "Succeeded"
+            ]
+        ),
+        timeout=180,
+    )
+    after = {
+        c.metadata.name
+        for c in core_v1.list_namespaced_persistent_volume_claim(installed.namespace).items
+    }
     assert claims <= after, f"uninstall removed volumes: {claims - after}"
     installed.upgrade_install(["kind"])
     record("helm_reinstall_s", installed.history[-1])
@@ -333,7 +378,8 @@ def test_uninstall_keeps_volumes_and_reinstall_reuses_them(installed, memory, co
 
 def test_port_mapping_only_listens_on_loopback():
     # The gateway's NodePort is published on 127.0.0.1 only, never on other interfaces.
-    out = subprocess.run(["docker", "port", "aiwfe-control-plane"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "port", "aiwfe-control-plane"], capture_output=True, text=True, check=True
+    ).stdout
     assert "127.0.0.1:30080" in out and "0.0.0.0:30080" not in out, out
     assert httpx.get(f"{stack.GATEWAY_URL}/api/health", timeout=10).status_code == 200

@@ -28,7 +28,13 @@ def fake_docker(path: Path, client: str, server: str | None, buildx: bool) -> Pa
 
 @pytest.mark.parametrize(
     ("version", "expected"),
-    [("v20.10.24", True), ("v22.06.0", True), ("v23.0.0", False), ("v28.2.2", False), (None, False)],
+    [
+        ("v20.10.24", True),
+        ("v22.06.0", True),
+        ("v23.0.0", False),
+        ("v28.2.2", False),
+        (None, False),
+    ],
 )
 def test_builtin_buildkit_only_before_23(version, expected):
     assert docker_engine.builtin_buildkit(version) is expected
@@ -49,7 +55,7 @@ def test_new_client_with_buildx_is_preferred(tmp_path):
 
 def test_no_buildkit_capable_client_says_what_to_install(tmp_path):
     new = fake_docker(tmp_path / "a" / "docker", "28.2.2", "28.2.2", buildx=False)
-    with pytest.raises(docker_engine.EngineError, match="apt-get install docker.io"):
+    with pytest.raises(docker_engine.EngineError, match=r"apt-get install docker\.io"):
         docker_engine.pick_client([new])
 
 

@@ -13,7 +13,7 @@ from ci import pins
     ("text", "expected"),
     [
         ("v3.22.0", "v3.22.0"),
-        ("version.BuildInfo{Version:\"v3.22.0\", GitCommit:\"\"}", "v3.22.0"),
+        ('version.BuildInfo{Version:"v3.22.0", GitCommit:""}', "v3.22.0"),
         ("kind v0.33.0 go1.26.8 linux/amd64", "v0.33.0"),
         ("v1.7.12\ninstalled by building from source", "v1.7.12"),
         ("4.3.1", "v4.3.1"),

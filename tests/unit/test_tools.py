@@ -63,7 +63,9 @@ def test_failed_build_points_at_its_log(sandbox, monkeypatch):
     fake_go = fake_binary(sandbox / "gobin" / "go", "cannot find module example.com/demo")
     fake_go.write_text("#!/bin/sh\necho 'cannot find module example.com/demo' >&2\nexit 1\n")
     monkeypatch.setenv("PATH", str(fake_go.parent))
-    with pytest.raises(tools.ToolError, match=r"go install example.com/demo/cmd/demo@v1.2.3 failed"):
+    with pytest.raises(
+        tools.ToolError, match=r"go install example.com/demo/cmd/demo@v1.2.3 failed"
+    ):
         tools.ensure(PIN)
     assert (Path(os.environ["AIWFE_CACHE_DIR"]) / "logs" / "build-demo-v1.2.3.log").exists()
 
@@ -72,10 +74,14 @@ def test_build_reporting_another_version_is_refused(sandbox, monkeypatch):
     # A "go" that installs a binary reporting the wrong version into $GOBIN.
     fake_go = sandbox / "gobin" / "go"
     fake_go.parent.mkdir(parents=True)
-    fake_go.write_text('#!/bin/sh\nprintf "#!/bin/sh\\necho v9.9.9\\n" > "$GOBIN/demo"\n/bin/chmod +x "$GOBIN/demo"\n')
+    fake_go.write_text(
+        "#!/bin/sh\n"
+        'printf "#!/bin/sh\\necho v9.9.9\\n" > "$GOBIN/demo"\n'
+        '/bin/chmod +x "$GOBIN/demo"\n'
+    )
     fake_go.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake_go.parent))
-    with pytest.raises(tools.ToolError, match="reports version 'v9.9.9'"):
+    with pytest.raises(tools.ToolError, match=r"reports version 'v9\.9\.9'"):
         tools.ensure(PIN)
 
 
