@@ -14,7 +14,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ci import docker_engine, tools
-from ci.paths import env_with_tools
+from ci.paths import TOOLS_BIN, env_with_tools
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -61,7 +61,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", "-c", "ci/yamllint.yaml", ".")
-    session.run("actionlint", *map(str, sorted(Path(".github/workflows").glob("*.yml"))), env=env)
+    workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
+    session.run(str(TOOLS_BIN / "actionlint"), *workflows, env=env, external=True)
     if Path("charts/aiwfe/Chart.yaml").exists():
         session.run("python", "-m", "ci.chart", "lint", env=env)
 
