@@ -10,6 +10,7 @@ import yaml
 from tests.chart.chart_support import (
     MONITORING_API,
     by_name,
+    containers,
     hook_events,
     is_hook,
     notes,
@@ -484,3 +485,47 @@ def test_notes_say_how_to_reach_the_ui_and_get_the_password(profile, expected):
     assert expected in text
     assert "jsonpath='{.data.password}'" in text
     assert "helm test aiwfe" in text
+
+
+# --- environment profiles -----------------------------------------------------------------
+
+
+def _containers_by_workload(objects):
+    return {
+        o["metadata"]["labels"]["app.kubernetes.io/name"]: sorted(c["name"] for c in containers(o))
+        for o in of_kind(objects, "Deployment", "StatefulSet")
+    }
+
+
+def test_airgap_disables_only_what_cannot_be_built_without_a_registry():
+    objects = render("airgap")
+    running = _containers_by_workload(objects)
+    assert running["data-platform"] == ["pgbouncer", "postgres", "redis"]  # no qdrant
+    assert running["observability"] == ["alertmanager", "jaeger", "loki", "prometheus"]
+    assert running["ai-inference"] == ["ollama", "pull-models"]
+    sts = by_name(objects, "StatefulSet", "aiwfe-ai-inference")
+    pull_env = {e["name"]: e["value"] for e in pod_spec(sts)["initContainers"][0]["env"]}
+    assert pull_env["AIWFE_MODELS"] == "aiwfe-tiny"
+
+
+def test_kind_fits_two_cpus_and_runs_no_model_server():
+    objects = render("kind")
+    running = _containers_by_workload(objects)
+    assert "ai-inference" not in running
+    assert running["observability"] == ["alertmanager", "prometheus"]
+    assert running["data-platform"] == ["pgbouncer", "postgres", "redis"]
+
+    def millicores(value):
+        text = str(value)
+        return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
+
+    requested = sum(
+        millicores(c["resources"]["requests"]["cpu"])
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet")
+        for c in pod_spec(o)["containers"]
+    )
+    assert requested <= 250, requested  # leaves the node's 2 CPUs to kube-system and bursts
+    for o in objects:
+        for c in containers(o):
+            assert c["imagePullPolicy"] == "IfNotPresent"
