@@ -6,7 +6,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
+
+from aiwfe.core.validation import StrictModel
 
 
 class CognitiveError(Exception):
@@ -22,8 +24,8 @@ class CognitiveError(Exception):
         return self.status in (502, 503, 504)
 
 
-class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Request(StrictModel):
+    """Base of every module operation's request."""
 
 
 Handler = Callable[[Any], Awaitable[BaseModel | dict[str, Any]]]

@@ -5,22 +5,21 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import JsonValue
 from sqlalchemy import text
 
 from aiwfe.config_manager.store import COMPONENT, FLAGS, KEY, ConfigStore, is_secret_key
 from aiwfe.core import auth
 from aiwfe.core.db import create_engine, session_factory
 from aiwfe.core.settings import Settings, get_settings
+from aiwfe.core.validation import StrictModel
 from aiwfe.core.web import install_common, unavailable
 
 ComponentName = Annotated[str, Path(pattern=COMPONENT.pattern)]
 KeyName = Annotated[str, Path(pattern=KEY.pattern)]
 
 
-class OverrideBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OverrideBody(StrictModel):
     value: JsonValue
 
 

@@ -473,7 +473,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/v1/learning/stats", tags=["learning"], responses=fwd)
     async def learning_stats(
-        _: Caller, subject: Annotated[str | None, Query(max_length=200)] = None
+        _: Caller,
+        subject: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     ) -> Any:
         return await forward("learning", "stats", StatsRequest(subject=subject))
 

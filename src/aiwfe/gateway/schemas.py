@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from aiwfe.core.validation import StrictModel
 
 
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LoginRequest(StrictModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
