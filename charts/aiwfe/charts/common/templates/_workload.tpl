@@ -65,21 +65,23 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
       annotations:
-        {{- include "common.pod.annotations" (dict "ctx" $ctx "checksums" $checksums) | nindent 8 }}
+        {{- include "common.pod.annotations" (dict "ctx" $ctx "checksums" $checksums) | trim | nindent 8 }}
     spec:
       serviceAccountName: {{ include "common.names.serviceAccount" $ctx }}
       automountServiceAccountToken: false
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
-      {{- include "common.image.pullSecrets" $ctx | nindent 6 }}
+      {{- with include "common.image.pullSecrets" $ctx | trim }}{{- . | nindent 6 }}{{- end }}
       securityContext:
         {{- include "common.securityContext.pod" $ctx | nindent 8 }}
-      {{- include "common.pod.scheduling" (dict "ctx" $ctx) | nindent 6 }}
+      {{- include "common.pod.scheduling" (dict "ctx" $ctx) | trim | nindent 6 }}
       {{- if not (include "common.migrations.preInstallHook" $ctx) }}
       initContainers:
         - name: wait-for-migrations
           {{- include "common.image.fields" (dict "ctx" $ctx "image" $v.image "key" (printf "%s.image" $ctx.Chart.Name)) | nindent 10 }}
-          command: ["aiwfe-migrate", "check"]
+          # `check` answers once (0 = at head); poll instead of failing, so the pod starts as soon
+          # as the migration Job is done rather than after the kubelet's restart back-off.
+          command: ["sh", "-c", "until aiwfe-migrate check; do sleep 3; done"]
           envFrom:
             - configMapRef:
                 name: {{ $name }}

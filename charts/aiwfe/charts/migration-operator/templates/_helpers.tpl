@@ -1,8 +1,10 @@
 {{- define "migration-operator.container" -}}
 {{- $ctx := .ctx -}}
 {{- include "common.image.fields" (dict "ctx" $ctx "image" $ctx.Values.image "key" "migration-operator.image") }}
+{{- with .args }}
 args:
-  {{- toYaml .args | nindent 2 }}
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 env:
   {{- range $k, $v := .env }}
   - name: {{ $k }}
