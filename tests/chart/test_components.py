@@ -221,3 +221,18 @@ def test_pods_have_their_pull_secrets_and_service_accounts(profile):
             assert spec["imagePullSecrets"] == [{"name": "airgap-registry"}]
         else:
             assert "imagePullSecrets" not in spec
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_helm3_and_helm4_render_the_same_objects(profile):
+    """Both supported Helm majors produce the same manifests (random secret values aside)."""
+
+    def normal(objects):
+        out = []
+        for obj in objects:
+            if obj["kind"] == "Secret":
+                obj = {**obj, "data": sorted(obj.get("data", {}))}
+            out.append(obj)
+        return sorted(out, key=lambda o: (o["kind"], o["metadata"]["name"]))
+
+    assert normal(render(profile)) == normal(render(profile, helm="helm4"))

@@ -39,12 +39,14 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 
 
 def _all_objects() -> list[tuple[str, dict]]:
-    """(where, object) for every distinct object of every profile and variant."""
+    """(where, object) for every distinct object of every profile (helm 3 and 4) and variant."""
     seen: set[str] = set()
     out = []
-    cases = {p: (p, (), ()) for p in PROFILES} | VARIANTS
-    for label, (profile, sets, apis) in cases.items():
-        for obj in render(profile, sets, apis):
+    cases = {p: (p, (), (), "helm3") for p in PROFILES}
+    cases |= {f"helm4:{p}": (p, (), (), "helm4") for p in PROFILES}
+    cases |= {label: (*case, "helm3") for label, case in VARIANTS.items()}
+    for label, (profile, sets, apis, helm) in cases.items():
+        for obj in render(profile, sets, apis, helm):
             key = json.dumps(obj, sort_keys=True)
             if key not in seen:
                 seen.add(key)
