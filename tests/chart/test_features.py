@@ -194,6 +194,8 @@ def test_secret_reference_change_rolls_pods():
     after = render("default", ("global.auth.jwt.existingSecret=my-jwt",))
     gw_before, gw_after = deployment(before, "api-gateway"), deployment(after, "api-gateway")
     assert annotations(gw_before)["checksum/settings"] != annotations(gw_after)["checksum/settings"]
+    # user-managed Secrets are tracked by resourceVersion (looked up at upgrade time)
+    assert annotations(gw_before)["checksum/secrets"] != annotations(gw_after)["checksum/secrets"]
     env = {e["name"]: e for e in pod_spec(gw_after)["containers"][0]["env"]}
     assert env["AIWFE_JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "my-jwt"
     assert "aiwfe-jwt" not in {o["metadata"]["name"] for o in of_kind(after, "Secret")}

@@ -134,3 +134,21 @@ generated: true
 {{- define "common.settings.checksum" -}}
 {{- toJson (omit .Values.global "commonLabels" "imagePullSecrets") | sha256sum -}}
 {{- end -}}
+
+{{/*
+Rolls pods when a user-managed credential changes: the resourceVersion of every
+existingSecret a first-party pod reads (no secret material). Rotate the Secret, then
+`helm upgrade`, and the pods restart with the new value. Generated credentials are stable
+by construction (lookup) and not included; offline renders see no Secrets ("absent").
+*/}}
+{{- define "common.secrets.checksum" -}}
+{{- $versions := list -}}
+{{- range $name := list "postgres" "redis" "jwt" "qdrant" "llm" -}}
+{{- $ref := include "common.secrets.ref" (dict "root" $ "name" $name) | fromYaml -}}
+{{- if not $ref.generated -}}
+{{- $secret := lookup "v1" "Secret" $.Release.Namespace $ref.name -}}
+{{- $versions = append $versions (printf "%s=%s@%s" $name $ref.name (dig "metadata" "resourceVersion" "absent" $secret)) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $versions | sha256sum -}}
+{{- end -}}

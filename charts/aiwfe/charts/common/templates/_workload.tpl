@@ -36,7 +36,8 @@ Usage: include "common.firstparty.deployment" (dict "ctx" . "port" 8080 "volumes
 {{- $ctx := .ctx -}}
 {{- $v := $ctx.Values -}}
 {{- $name := include "common.names.fullname" $ctx -}}
-{{- $checksums := merge (dict "config" (include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum) "settings" (include "common.settings.checksum" $ctx)) (default dict .checksums) -}}
+{{- $checksums := dict "config" (include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum) "settings" (include "common.settings.checksum" $ctx) "secrets" (include "common.secrets.checksum" $ctx) -}}
+{{- $checksums = merge $checksums (default dict .checksums) -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
