@@ -118,7 +118,7 @@ def test(pytest_args: list[str]) -> int:
     chromium = ensure_chromium()
     proc.echo(f"browser: {proc.output([chromium, '--version'])}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):
+    for old in [*SCREENSHOTS.glob("*.png"), *SCREENSHOTS.glob("failures/*.png")]:
         old.unlink()
     env = {
         **os.environ,
@@ -133,6 +133,11 @@ def test(pytest_args: list[str]) -> int:
     proc.echo(f"{len(shots)} screenshots in {SCREENSHOTS.relative_to(REPO)}/")
     for shot in shots:
         proc.echo(f"  {shot.relative_to(REPO)}")
+    failures = sorted(SCREENSHOTS.glob("failures/*.png"))
+    if failures:
+        where = (SCREENSHOTS / "failures").relative_to(REPO)
+        proc.echo(f"{len(failures)} screenshots of failed tests in {where}/")
+    proc.echo(f"service logs: {(SCREENSHOTS / 'logs').relative_to(REPO)}/")
     return result.returncode
 
 

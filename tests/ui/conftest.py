@@ -137,15 +137,35 @@ def _new_page(browser, platform: Platform, viewport: dict[str, int]):
     return context, page
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def _close(request: pytest.FixtureRequest, context, page) -> None:
+    """Keep what the browser showed when a test failed: build/ui/failures/<test>.png."""
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        failures = SCREENSHOTS / "failures"
+        failures.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(failures / f"{request.node.name}.png"), full_page=True)
+        except Exception as exc:  # a crashed page must not hide the test's own failure
+            print(f"no failure screenshot: {exc}")
+    context.close()
+
+
 @pytest.fixture
-def page(browser, platform: Platform):
+def page(browser, platform: Platform, request: pytest.FixtureRequest):
     context, page = _new_page(browser, platform, DESKTOP)
     yield page
-    context.close()
+    _close(request, context, page)
 
 
 @pytest.fixture
-def phone_page(browser, platform: Platform):
+def phone_page(browser, platform: Platform, request: pytest.FixtureRequest):
     context, page = _new_page(browser, platform, PHONE)
     yield page
-    context.close()
+    _close(request, context, page)
