@@ -121,7 +121,11 @@ class Stack:
         return proc
 
     def start(self) -> Stack:
-        cognitive_env: dict[str, str] = {"AIWFE_COGNITIVE_MODE": self.mode}
+        config_port = free_port()
+        cognitive_env: dict[str, str] = {
+            "AIWFE_COGNITIVE_MODE": self.mode,
+            "AIWFE_CONFIG_URL": f"http://127.0.0.1:{config_port}",
+        }
         if self.mode == "split":
             modules = ["coordination", "memory", "perception", "reasoning", "learning"]
             ports = {m: free_port() for m in modules}
@@ -142,7 +146,7 @@ class Stack:
             self._add("cognitive", [script("aiwfe-cognitive")], "/health", cognitive_env, port)
         self.cognitive_env = cognitive_env
         self._add("gateway", [script("aiwfe-gateway")], "/api/health", cognitive_env)
-        self._add("config", [script("aiwfe-config")], "/health", {})
+        self._add("config", [script("aiwfe-config")], "/health", {}, config_port)
         self._add("worker", [script("aiwfe-worker")], "/health", cognitive_env)
         # Start all, then wait for all: the imports overlap.
         for proc in self.procs.values():

@@ -117,3 +117,30 @@ def test_long_poll_times_out_with_304(config_url: str) -> None:
         headers={"If-None-Match": etag},
     )
     assert response.status_code == 304 and time.monotonic() - started >= 0.9
+
+
+def test_gateway_reacts_to_maintenance_flag(
+    config_url: str, admin_headers: dict[str, str], api: Api
+) -> None:
+    body = {"name": "maint", "steps": [{"type": "perceive"}], "input": {"text": "x."}}
+
+    def create_status() -> int:
+        return api.post("/api/v1/workflows", json=body).status_code
+
+    try:
+        put = httpx.put(
+            f"{config_url}/v1/flags/maintenance", json={"value": True}, headers=admin_headers
+        )
+        assert put.status_code == 200
+        deadline = time.monotonic() + 10
+        while create_status() != 503 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        refused = api.post("/api/v1/workflows", json=body)
+        assert refused.status_code == 503 and "maintenance" in refused.json()["detail"]
+        assert api.get("/api/v1/workflows").status_code == 200  # reads still work
+    finally:
+        httpx.delete(f"{config_url}/v1/config/flags/maintenance", headers=admin_headers)
+    deadline = time.monotonic() + 10
+    while create_status() != 201 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert create_status() == 201

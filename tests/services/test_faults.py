@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 
@@ -96,3 +97,79 @@ def test_postgres_restart_gives_503_then_recovers(api: Api, stack: Stack, backin
         json={"name": "after-restart", "steps": [{"type": "perceive"}], "input": {"text": "Ok."}},
     ).json()
     assert wait_for_run(api, run["id"])["status"] == "succeeded"
+
+
+def test_redis_restart_enqueue_fails_cleanly_then_recovers(
+    api: Api, stack: Stack, backing, db
+) -> None:
+    before = db.value("SELECT count(*) FROM workflow_runs")
+    backing.redis.stop()
+    try:
+        started = time.monotonic()
+        created = api.post(
+            "/api/v1/workflows",
+            json={"name": "redis-down", "steps": [{"type": "perceive"}], "input": {"text": "x."}},
+        )
+        assert created.status_code == 503, created.text
+        assert "queue unreachable" in created.json()["detail"]
+        assert time.monotonic() - started < 15
+        assert db.value("SELECT count(*) FROM workflow_runs") == before  # nothing half-made
+        ready = httpx.get(f"{stack.gateway}/api/ready")
+        assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith(
+            "unavailable"
+        )
+        login = httpx.post(
+            f"{stack.gateway}/api/v1/auth/login", json={"username": "admin", "password": "x"}
+        )
+        assert login.status_code == 503 and "redis" in login.json()["detail"]
+    finally:
+        backing.redis.start()
+    wait_until(
+        lambda: httpx.get(f"{stack.gateway}/api/ready").status_code == 200, 30, "gateway ready"
+    )
+    # the worker reconnects to the restarted broker and runs new work
+    run = api.post(
+        "/api/v1/workflows",
+        json={"name": "after-redis", "steps": [{"type": "perceive"}], "input": {"text": "Ok."}},
+    ).json()
+    assert wait_for_run(api, run["id"], timeout=90)["status"] == "succeeded"
+
+
+def test_request_id_reaches_cognitive_and_logs_are_json(api: Api, stack: Stack) -> None:
+    import json
+
+    request_id = f"trace-{uuid.uuid4().hex}"
+    response = api.post(
+        "/api/v1/perception/analyze",
+        json={"text": "Request ids travel."},
+        headers={"X-Request-ID": request_id},
+    )
+    assert response.status_code == 200 and response.headers["x-request-id"] == request_id
+
+    def logged(proc_name: str) -> list[dict]:
+        lines = stack[proc_name].log.read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.startswith("{")]
+        return [
+            r for r in records if r.get("request_id") == request_id and r["message"] == "request"
+        ]
+
+    seen = wait_until(lambda: logged("cognitive"), 10, "the cognitive access log line")
+    assert seen[0]["path"] == "/v1/perception/analyze" and seen[0]["component"] == "cognitive"
+    assert logged("gateway")[0]["path"] == "/api/v1/perception/analyze"
+
+
+def test_sigterm_shuts_down_gracefully(stack: Stack) -> None:
+    from tests.services.stack import Proc, free_port, script
+
+    # uvicorn re-raises SIGTERM after its orderly shutdown (exit -15); celery exits 0.
+    for name, argv, health, done in (
+        ("gateway-term", [script("aiwfe-gateway")], "/api/health", "Application shutdown complete"),
+        ("worker-term", [script("aiwfe-worker")], "/health", "Warm shutdown"),
+    ):
+        port = free_port()
+        env = {**stack.env, **stack.cognitive_env, "AIWFE_PORT": str(port)}
+        proc = Proc(name, argv, env, stack.logdir / f"{name}.log", port, health).start()
+        assert proc.process is not None
+        proc.process.terminate()
+        assert proc.process.wait(30) in (0, -signal.SIGTERM), proc.tail()
+        assert done in proc.log.read_text(), proc.tail()

@@ -267,3 +267,21 @@ def test_workflow_spec_validation() -> None:
         WorkflowSpec(name="x", steps=[])
     with pytest.raises(ValueError):
         WorkflowSpec(name="x", steps=[{"type": "rm -rf"}])
+
+
+def test_outgoing_headers_carry_request_id_and_trace_context() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from aiwfe.core.telemetry import outgoing_headers, request_id_var
+
+    token = request_id_var.set("rid-1")
+    try:
+        tracer = TracerProvider().get_tracer("test")
+        with tracer.start_as_current_span("incoming") as span:
+            headers = outgoing_headers()
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        assert headers["X-Request-ID"] == "rid-1"
+        assert headers["traceparent"].split("-")[1] == trace_id
+    finally:
+        request_id_var.reset(token)
+    assert "X-Request-ID" not in outgoing_headers()

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     port: int | None = None
     host: str = "0.0.0.0"  # noqa: S104 - services listen on the pod IP
+    # Optional TLS in the process itself (normally TLS ends at the ingress).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     log_level: str = "info"
 
     db_host: str = "localhost"
@@ -88,7 +91,14 @@ class Settings(BaseSettings):
 
     otel_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
 
-    @field_validator("qdrant_api_key", "llm_api_key", "admin_password", mode="before")
+    @field_validator(
+        "qdrant_api_key",
+        "llm_api_key",
+        "admin_password",
+        "tls_cert_file",
+        "tls_key_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+log = structlog.get_logger("aiwfe.access")
+QUIET_PATHS = frozenset({"/health", "/ready", "/metrics", "/api/health", "/api/ready"})
 request_id_var: ContextVar[str | None] = ContextVar("aiwfe_request_id", default=None)
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -61,9 +63,16 @@ class RequestContextMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status["code"])).inc()
-            HTTP_LATENCY.labels(self.service, scope["method"], path).observe(
-                time.perf_counter() - start
-            )
+            elapsed = time.perf_counter() - start
+            HTTP_LATENCY.labels(self.service, scope["method"], path).observe(elapsed)
+            if scope.get("path") not in QUIET_PATHS:
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope.get("path"),
+                    status=status["code"],
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)
 

@@ -80,4 +80,6 @@ def serve(app: Any, settings: Settings, component: str) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=20,
         server_header=False,
+        ssl_certfile=settings.tls_cert_file,
+        ssl_keyfile=settings.tls_key_file,
     )

@@ -35,6 +35,7 @@ from aiwfe.cognitive.modules.reasoning import (
 )
 from aiwfe.cognitive.transport import HttpTransport
 from aiwfe.core import auth
+from aiwfe.core.config_client import ConfigClient
 from aiwfe.core.db import create_engine, is_unavailable, session_factory
 from aiwfe.core.models import TERMINAL_STATUSES, RunEvent, User, WorkflowRun, WorkflowStep
 from aiwfe.core.redis import async_client, run_channel
@@ -74,10 +75,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["sessions"] = session_factory(state["engine"])
         state["redis"] = async_client(settings)
         state["cognitive"] = HttpTransport.from_settings(settings)
+        state["config"] = ConfigClient(settings.config_url or "http://unused", "gateway")
+        stop = asyncio.Event()
+        watcher = None
+        if settings.config_url:
+            # Runtime config and flags from config-manager; an outage only means defaults.
+            watcher = asyncio.create_task(state["config"].watch(wait=25, stop=stop))
         log.info("gateway starting", static_dir=str(static_dir), mode=settings.cognitive_mode)
         try:
             yield
         finally:
+            stop.set()
+            if watcher is not None:
+                watcher.cancel()
+            await state["config"].close()
             await state["cognitive"].close()
             await state["redis"].aclose()
             await state["engine"].dispose()
@@ -136,6 +147,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return auth.decode_token(token, jwt_secret, settings.jwt_issuer)
         except auth.TokenError as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+
+    def writable() -> None:
+        """Mutations are refused while the `maintenance` flag is on (set in config-manager)."""
+        if state["config"].flag("maintenance", False):
+            raise HTTPException(
+                503,
+                "maintenance mode: changes are paused, reads still work",
+                headers={"Retry-After": "30"},
+            )
 
     Session = Annotated[AsyncSession, Depends(db)]
     Caller = Annotated[auth.Principal, Depends(principal)]
@@ -200,7 +220,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         attempts = await redis.incr(key)
         if attempts == 1:
             await redis.expire(key, settings.login_rate_window_seconds)
-        if attempts > settings.login_rate_limit:
+        limit = int(state["config"].get("login_rate_limit", settings.login_rate_limit))
+        if attempts > limit:
             retry = max(1, await redis.ttl(key))
             return JSONResponse(
                 {"detail": f"too many login attempts, retry in {retry}s"},
@@ -253,6 +274,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/api/v1/workflows",
         tags=["workflows"],
         status_code=201,
+        dependencies=[Depends(writable)],
         response_model=RunOut,
         responses=ERRORS,
     )
@@ -343,6 +365,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post(
         "/api/v1/workflows/{run_id}/cancel",
         tags=["workflows"],
+        dependencies=[Depends(writable)],
         response_model=RunOut,
         responses={**ERRORS, 404: {"model": Problem}, 409: {"model": Problem}},
     )
@@ -427,7 +450,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     fwd = {**ERRORS, 502: {"model": Problem}, 504: {"model": Problem}}
 
     @app.post(
-        "/api/v1/memory/ingest", tags=["memory"], response_model=IngestResponse, responses=fwd
+        "/api/v1/memory/ingest",
+        dependencies=[Depends(writable)],
+        tags=["memory"],
+        response_model=IngestResponse,
+        responses=fwd,
     )
     async def memory_ingest(body: IngestRequest, _: Caller) -> Any:
         """Two-phase ingest: the LLM extracts facts, then they are embedded and stored."""
@@ -462,6 +489,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/api/v1/feedback",
         tags=["learning"],
         status_code=201,
+        dependencies=[Depends(writable)],
         response_model=FeedbackResponse,
         responses=fwd,
     )
@@ -506,7 +534,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = state
     return app
-
-
-def is_db_down(exc: BaseException) -> bool:  # re-exported for tests
-    return is_unavailable(exc)

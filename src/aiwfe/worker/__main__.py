@@ -8,11 +8,13 @@ import os
 import socket
 import tempfile
 
+import structlog
+
 
 def main(argv: list[str] | None = None) -> None:
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # before prometheus_client is imported
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiwfe-metrics-")
-    from celery.signals import setup_logging
+    from celery.signals import setup_logging, worker_ready
 
     from aiwfe.core.logging import configure_logging
     from aiwfe.core.settings import get_settings
@@ -26,7 +28,15 @@ def main(argv: list[str] | None = None) -> None:
         configure_logging(settings.log_level, "worker")
 
     configure_logging(settings.log_level, "worker")
-    start_health_server(settings, settings.listen_port("worker"))
+
+    @worker_ready.connect
+    def _ready(**_: object) -> None:
+        # /health answers once the consumer is up (and the SIGTERM handlers are installed).
+        start_health_server(settings, settings.listen_port("worker"))
+        structlog.get_logger("aiwfe.worker").info(
+            "worker ready", concurrency=settings.worker_concurrency
+        )
+
     app = get_celery()
     import aiwfe.worker.tasks  # noqa: F401 - registers the tasks
 

@@ -22,6 +22,14 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        # The gateway publishes inside a request: give up within ~2 s and answer 503.
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0.2,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        },
         broker_transport_options={
             # An unacked message is redelivered after this long; runs take a lease, so a
             # redelivery while the first worker is alive waits instead of running twice.
