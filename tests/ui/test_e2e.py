@@ -148,6 +148,17 @@ def test_api_validation_error_is_shown_in_words(page: Page) -> None:
     screenshot(page, "error")
 
 
+def test_a_step_that_fails_shows_the_worker_error(page: Page) -> None:
+    login(page)
+    name = f"fails-{uuid.uuid4().hex[:6]}"
+    # recall needs a query: neither the step's params nor the run input give one.
+    run = create_workflow(page, name, "perceive", '[{"type": "perceive"}, {"type": "recall"}]')
+    expect(run).to_have_attribute("data-status", "failed", timeout=60_000)
+    expect(run.locator(".alert-error")).to_contain_text("Error: step 1 (recall)")
+    expect(run.locator(".alert-error")).to_contain_text("query")
+    expect(run.get_by_text("1/2 steps")).to_be_visible()
+
+
 def test_session_rejected_by_the_gateway_logs_out_with_a_reason(
     page: Page, platform: Platform
 ) -> None:
