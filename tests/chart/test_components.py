@@ -236,3 +236,20 @@ def test_helm3_and_helm4_render_the_same_objects(profile):
         return sorted(out, key=lambda o: (o["kind"], o["metadata"]["name"]))
 
     assert normal(render(profile)) == normal(render(profile, helm="helm4"))
+
+
+def test_data_platform_with_every_part_external_renders_nothing():
+    objects = render(
+        "default",
+        (
+            "global.postgres.external=true",
+            "global.postgres.host=pg",
+            "global.postgres.existingSecret=pg",
+            "global.redis.external=true",
+            "global.redis.host=r",
+            "global.redis.existingSecret=r",
+            "global.vectorStore=pgvector",
+        ),
+    )
+    owners = {o["metadata"]["labels"]["app.kubernetes.io/name"] for o in objects}
+    assert "data-platform" not in owners

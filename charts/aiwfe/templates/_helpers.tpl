@@ -1,6 +1,8 @@
 {{/* "true" when the subchart <name> is enabled. Usage: include "aiwfe.on" (dict "root" $ "name" "api-gateway") */}}
 {{- define "aiwfe.on" -}}
-{{- if (index .root.Values .name).enabled }}true{{ end -}}
+{{- if (index .root.Values .name).enabled -}}
+{{- if ne .name "data-platform" }}true{{ else if or (include "common.bundled.postgres" .root) (include "common.bundled.redis" .root) (include "common.bundled.qdrant" .root) }}true{{ end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Labels of an umbrella-level object that belongs to a component. */}}
