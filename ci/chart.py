@@ -46,6 +46,9 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "gpu": ("gpu.yaml",),
     "kind": ("kind.yaml",),
     "airgap": ("airgap.yaml",),
+    # The layerings the profile files recommend in their comments.
+    "staging+gpu": ("staging.yaml", "gpu.yaml"),
+    "dev+airgap": ("dev.yaml", "airgap.yaml"),
 }
 
 
