@@ -61,7 +61,7 @@ export function DecisionsPage({ client }: { client: ApiClient }) {
   return (
     <section aria-labelledby="decisions-title">
       <h1 id="decisions-title" tabIndex={-1}>Decision analysis</h1>
-      <div className="grid-2">
+      <div className="grid-2 even">
         <form className="card" onSubmit={submit} aria-labelledby="decision-form-title">
           <h2 id="decision-form-title">Question</h2>
           <label htmlFor="dec-question">What do you need to decide?</label>
