@@ -111,6 +111,12 @@ def ensure_chromium() -> str:
 
 
 def test(pytest_args: list[str]) -> int:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        raise SystemExit(
+            f"the e2e suite needs the `ui` dependency group (playwright): {exc}"
+        ) from exc
     if os.environ.get("AIWFE_UI_SKIP_BUILD") != "1":
         build()
     elif not (DIST / "index.html").is_file():
@@ -122,6 +128,7 @@ def test(pytest_args: list[str]) -> int:
         old.unlink()
     env = {
         **os.environ,
+        "AIWFE_UI_E2E": "1",
         "AIWFE_CHROMIUM": chromium,
         "AIWFE_UI_DIST": str(DIST),
         "AIWFE_UI_SCREENSHOTS": str(SCREENSHOTS),
