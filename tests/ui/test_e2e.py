@@ -15,6 +15,7 @@ import jwt
 import pytest
 from playwright.sync_api import Page, expect
 
+from ci.paths import REPO
 from tests.ui.support import ADMIN_PASSWORD, ADMIN_USER, PHONE, Platform, screenshot
 
 pytestmark = pytest.mark.slow
@@ -331,3 +332,47 @@ def test_deep_link_reload_keeps_the_page_and_session(page: Page) -> None:
     expect(page.get_by_role("heading", name="Decision analysis")).to_be_visible()
     expect(page.get_by_role("link", name="Decisions")).to_have_attribute("aria-current", "page")
     assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+AXE = REPO / "ui" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[str]:
+    """WCAG 2.x A/AA violations axe-core finds on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag',
+             values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(str(n["target"]) for n in v["nodes"][:3])
+        for v in result["violations"]
+    ]
+
+
+def test_axe_check_itself_catches_an_unlabelled_field(page: Page) -> None:
+    page.set_content("<!doctype html><html lang=en><title>t</title><main><input></main></html>")
+    assert any(v.startswith("label ") for v in axe_violations(page))
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_pages_pass_axe_wcag_checks(page: Page, phone_page: Page, viewport: str) -> None:
+    assert AXE.is_file(), f"{AXE} missing: npm ci in ui/ (python -m ci.ui build)"
+    page = page if viewport == "desktop" else phone_page
+    page.goto("/")
+    expect(page.get_by_label("User name")).to_be_visible()
+    problems = {"login": axe_violations(page)}
+    login(page)
+    for link, heading in (
+        ("Workflows", "Workflows"),
+        ("Memory", "Memory"),
+        ("Decisions", "Decision analysis"),
+        ("Feature flags", "Feature flags"),
+    ):
+        page.get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        problems[link] = axe_violations(page)
+    assert {k: v for k, v in problems.items() if v} == {}
