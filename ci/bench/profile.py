@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +88,56 @@ def fold(collapsed: str) -> dict[str, Any]:
     }
 
 
+def spy_on(binary: str, pid: int, path: Path) -> subprocess.Popen:
+    """py-spy recording the GIL-holding (= running Python) samples of one process."""
+    return subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            str(RATE_HZ),
+            "--gil",
+            "--nonblocking",
+            "-o",
+            str(path),
+            "-p",
+            str(pid),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def profiled(binary: str, services: list[Any], out: Path, load: Callable[[], Any]) -> tuple:
+    """Run `load()` while py-spy samples every service; returns (load result, folded)."""
+    spies: list[tuple[str, subprocess.Popen, Path]] = []
+    try:
+        for service in services:
+            path = out / f"{service.name}.collapsed"
+            spies.append((service.name, spy_on(binary, service.process.pid, path), path))
+        time.sleep(1.0)  # attach
+        result = load()
+    finally:
+        for _, spy, _ in spies:
+            with contextlib.suppress(ProcessLookupError):
+                spy.send_signal(signal.SIGINT)
+        for _, spy, _ in spies:
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+    folded = {name: fold(path.read_text()) for name, _, path in spies if path.exists()}
+    return result, folded
+
+
 def run(plan: Any, backing: Any, token: str, out: Path, log: Any = print) -> dict[str, Any]:
-    """Profile each topology once under the mixed workload (after a warm-up)."""
-    from ci.bench.load import run_closed_loop
-    from ci.bench.topology import TOPOLOGIES, build, check_mixed, mixed_calls
+    """Profile each topology under the mixed workload (after a warm-up), and the gateway and
+    the bare app under `ab` on /api/health."""
+    from ci.bench import gateway
+    from ci.bench.load import health_load, run_closed_loop
+    from ci.bench.topology import TOPOLOGIES, build, check_mixed, mixed_calls, wait_ready
 
     binary = py_spy()
     if binary is None:
@@ -102,51 +149,38 @@ def run(plan: Any, backing: Any, token: str, out: Path, log: Any = print) -> dic
         log(f"profiling {name} with py-spy")
         topo = build(name, backing)
         topo.start()
-        spies: list[tuple[str, subprocess.Popen, Path]] = []
         try:
             port = topo.gateway.port
             check_mixed(port, token)
             run_closed_loop(port, mixed_calls(), plan.warmup_requests, plan.mixed_concurrency, auth)
-            for service in topo.services:
-                assert service.process is not None
-                path = out / f"{service.name}.collapsed"
-                spy = subprocess.Popen(
-                    [
-                        binary,
-                        "record",
-                        "--format",
-                        "raw",
-                        "--rate",
-                        str(RATE_HZ),
-                        "--gil",
-                        "--idle",
-                        "--nonblocking",
-                        "-o",
-                        str(path),
-                        "-p",
-                        str(service.process.pid),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                spies.append((service.name, spy, path))
-            time.sleep(1.0)  # attach
-            load = run_closed_loop(
-                port, mixed_calls(), plan.mixed_requests, plan.mixed_concurrency, auth
+            load, folded = profiled(
+                binary,
+                topo.services,
+                out,
+                lambda port=port: run_closed_loop(
+                    port, mixed_calls(), plan.mixed_requests, plan.mixed_concurrency, auth
+                ),
             )
         finally:
-            for _, spy, _ in spies:
-                with contextlib.suppress(ProcessLookupError):
-                    spy.send_signal(signal.SIGINT)
-            for _, spy, _ in spies:
-                try:
-                    spy.wait(30)
-                except subprocess.TimeoutExpired:
-                    spy.kill()
             topo.stop()
-        per_process = {}
-        for service_name, _, path in spies:
-            if path.exists():
-                per_process[service_name] = fold(path.read_text())
-        results[name] = {"load": load.summary(), "processes": per_process}
+        results[name] = {"load": load.summary(), "processes": folded}
+    for name in gateway.APPS:
+        log(f"profiling /api/health of the {name} app with py-spy")
+        service = gateway.build(name, backing)
+        service.start()
+        try:
+            service.wait_listening()
+            wait_ready(service, "/api/health", 60)
+            health_load(service.port, 500, plan.health_concurrency)
+            load, folded = profiled(
+                binary,
+                [service],
+                out,
+                lambda service=service: health_load(
+                    service.port, 8 * plan.health_requests, plan.health_concurrency
+                ),
+            )
+        finally:
+            service.stop()
+        results[f"health-{name}"] = {"load": load, "processes": folded}
     return results

@@ -40,6 +40,10 @@ def topology_metrics(rep: dict[str, Any]) -> dict[str, float]:
             {
                 "serial_p50_ms": rep["serial"]["p50_ms"],
                 "serial_p99_ms": rep["serial"]["p99_ms"],
+                **{
+                    f"serial_{call}_p50_ms": figures["p50_ms"]
+                    for call, figures in sorted(rep["serial"].get("by_call", {}).items())
+                },
             }
             if rep.get("serial", {}).get("completed")
             else {}
@@ -218,14 +222,15 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {label} | {_fmt(c[metric], digits)} | {_fmt(s[metric], digits)} | "
                 f"{topo[ratio_key]:.2f} | {target} | {_mark(v)} |"
             )
-        for call in ("memory_search", "decision", "workflow_create"):
-            key = f"{call}_p50_ms"
-            if key in c and key in s:
-                ratio = c[key]["median"] / s[key]["median"] if s[key]["median"] else 0
-                lines.append(
-                    f"| p50 {call.replace('_', ' ')} (ms) | {_fmt(c[key])} | {_fmt(s[key])} | "
-                    f"{ratio:.2f} | | |"
-                )
+        for prefix, label in (("", "p50"), ("serial_", "p50 at concurrency 1,")):
+            for call in ("memory_search", "decision", "workflow_create"):
+                key = f"{prefix}{call}_p50_ms"
+                if key in c and key in s:
+                    ratio = c[key]["median"] / s[key]["median"] if s[key]["median"] else 0
+                    lines.append(
+                        f"| {label} {call.replace('_', ' ')} (ms) | {_fmt(c[key])} | "
+                        f"{_fmt(s[key])} | {ratio:.2f} | | |"
+                    )
         lines.append("")
         what_if = topo.get("what_if_embedded")
         if what_if:
@@ -271,7 +276,11 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         for profile, seconds in sorted(render.get("seconds", {}).items()):
             v = checks.get(f"render.seconds.{profile}")
-            lines.append(f"| render umbrella, {profile} | {seconds:.2f} s | < 1 s | {_mark(v)} |")
+            cpu = render.get("cpu_seconds", {}).get(profile)
+            extra = f" (helm CPU {cpu:.2f} s)" if cpu is not None else ""
+            lines.append(
+                f"| render umbrella, {profile} | {seconds:.2f} s{extra} | < 1 s | {_mark(v)} |"
+            )
         for profile, error in sorted(render.get("errors", {}).items()):
             first = error.splitlines()[0] if error else "failed"
             lines.append(f"| render umbrella, {profile} | FAILED: {first[:80]} | < 1 s | - |")
@@ -293,7 +302,28 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| image {name} | {row['size_mb']:.0f} MB | {budget} | {ok} |")
     if images.get("skipped"):
         lines.append(f"| images | skipped: {images['skipped']} | | |")
+    lines += profile_lines(results.get("profile") or {})
     return "\n".join(lines).rstrip() + "\n"
+
+
+def profile_lines(profile: dict[str, Any]) -> list[str]:
+    """Per process: seconds of running Python (py-spy, GIL held) and where they went."""
+    if not profile or profile.get("skipped"):
+        return []
+    lines = [
+        "",
+        "Profile (py-spy, samples with the GIL held, i.e. running Python), one run each:",
+        "",
+        "| run | process | Python s | where (share of samples) |",
+        "|---|---|---:|---|",
+    ]
+    for run, data in profile.items():
+        for process, folded in data.get("processes", {}).items():
+            if not folded.get("samples"):
+                continue
+            top = ", ".join(f"{k} {v:.0%}" for k, v in list(folded["buckets"].items())[:4])
+            lines.append(f"| {run} | {process} | {folded['gil_seconds']:.2f} | {top} |")
+    return lines
 
 
 # ---- PNG --------------------------------------------------------------------------------
