@@ -74,6 +74,8 @@ def base_env(backing: services_env.ServicesEnv, config_file: Path) -> dict[str, 
         "AIWFE_WORKER_VISIBILITY_TIMEOUT": "5",
         "AIWFE_WORKER_LEASE_SECONDS": "4",
         "WORKER_CONCURRENCY": "2",
+        "AIWFE_WORKER_SWEEP_INTERVAL_SECONDS": "1",
+        "AIWFE_WORKER_REQUEUE_AFTER_SECONDS": "3",
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -101,7 +103,11 @@ class Stacks:
         if mode not in self.running:
             # One Redis database per stack: each stack's worker consumes only its own queue.
             redis_db = {"consolidated": "0", "split": "1"}[mode]
-            stack = Stack(mode, {**self.env, "AIWFE_REDIS_DB": redis_db}, self.logdir)
+            env = {**self.env, "AIWFE_REDIS_DB": redis_db}
+            if mode != "consolidated":
+                # The sweeper would see the other stack's runs (shared database, other Redis).
+                env["AIWFE_WORKER_SWEEP_INTERVAL_SECONDS"] = "0"
+            stack = Stack(mode, env, self.logdir)
             try:
                 stack.start()
             except BaseException:

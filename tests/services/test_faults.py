@@ -173,3 +173,23 @@ def test_sigterm_shuts_down_gracefully(stack: Stack) -> None:
         proc.process.terminate()
         assert proc.process.wait(30) in (0, -signal.SIGTERM), proc.tail()
         assert done in proc.log.read_text(), proc.tail()
+
+
+def test_run_that_never_reached_the_queue_is_resent(api: Api, db) -> None:
+    """The gateway died between committing a run and publishing its message: the worker's
+    sweeper finds the queued run without an enqueue marker and sends it again."""
+    import json
+
+    run_id = uuid.uuid4()
+    owner = db.value("SELECT id FROM users WHERE username = 'admin'")
+    db.execute(
+        "INSERT INTO workflow_runs (id, owner_id, name, status, steps, input, created_at) "
+        "VALUES ($1, $2, 'orphaned', 'queued', $3::jsonb, $4::jsonb, now() - interval '1 hour')",
+        run_id,
+        owner,
+        json.dumps([{"type": "perceive", "params": {}, "timeout_s": 30, "retries": 1}]),
+        json.dumps({"text": "Orphaned runs still run."}),
+    )
+    final = wait_for_run(api, str(run_id), timeout=60)
+    assert final["status"] == "succeeded"
+    assert final["step_results"][0]["output"]["stats"]["sentences"] == 1

@@ -1,6 +1,6 @@
 """Schemathesis over the gateway's OpenAPI spec: generated requests never get a 500.
 
-Runs against its own gateway process on a separate Redis database with no worker, so the
+Runs against its own gateway process, database and Redis database, with no worker, so the
 workflows it creates stay queued instead of flooding the worker the other tests use.
 """
 
@@ -15,20 +15,28 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from ci.services_env import free_port
-from tests.services.conftest import ADMIN_PASSWORD
+from tests.services.conftest import ADMIN_PASSWORD, migrate
 from tests.services.stack import Proc, Stack, script
 
 
 @pytest.fixture(scope="module")
-def fuzz_gateway(stack: Stack) -> Iterator[Proc]:
+def fuzz_gateway(stack: Stack, db) -> Iterator[Proc]:
+    # Its own database and Redis database: the runs it creates are seen by no worker.
+    database = "aiwfe_fuzz"
+    db.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    db.execute(f'CREATE DATABASE "{database}"')
+    db.execute("CREATE EXTENSION IF NOT EXISTS vector", database=database)
     port = free_port()
     env = {
         **stack.env,
         **stack.cognitive_env,
+        "AIWFE_DB_NAME": database,
         "AIWFE_REDIS_DB": "2",
         "AIWFE_PORT": str(port),
         "AIWFE_LOGIN_RATE_LIMIT": "1000000",
     }
+    migrated = migrate(env, "upgrade")
+    assert migrated.returncode == 0, migrated.stderr
     proc = Proc(
         "gateway-fuzz",
         [script("aiwfe-gateway")],

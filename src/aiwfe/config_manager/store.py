@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiwfe.core.models import ConfigOverride, ConfigState
+from aiwfe.core.web import shutting_down
 
 log = structlog.get_logger("aiwfe.config")
 SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key)", re.I)
@@ -146,7 +147,7 @@ class ConfigStore:
         deadline = loop.time() + max_wait
         while True:
             current = await self.current_etag()
-            if current != etag or loop.time() >= deadline:
+            if current != etag or loop.time() >= deadline or shutting_down():
                 return current
             await asyncio.sleep(min(0.25, max(0.0, deadline - loop.time())))
 

@@ -26,3 +26,8 @@ def sync_client(settings: Settings) -> redis.Redis:
 
 def run_channel(run_id: object) -> str:
     return f"aiwfe:run:{run_id}"
+
+
+def enqueued_marker(run_id: object) -> str:
+    """Set once a run's message reached the broker; the sweeper re-sends runs without it."""
+    return f"aiwfe:enqueued:{run_id}"

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     worker_visibility_timeout: int = 300  # seconds before an unacked task is redelivered
     worker_lease_seconds: int = 30  # run lease held (and renewed) by the executing worker
     worker_step_retries: int = 3
+    # Runs left `queued` without a broker message (gateway died between commit and enqueue)
+    # are re-sent after this long; the sweep runs in one worker at a time (interval 0: off).
+    worker_requeue_after_seconds: int = 120
+    worker_sweep_interval_seconds: int = 60
 
     otel_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
 

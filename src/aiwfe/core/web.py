@@ -68,10 +68,19 @@ def install_common(app: FastAPI, service: str, settings: Settings) -> None:
     setup_tracing(f"aiwfe-{service}", settings.otel_endpoint, app)
 
 
+_server: uvicorn.Server | None = None
+
+
+def shutting_down() -> bool:
+    """True once SIGTERM arrived: long-running handlers (long polls) should return now."""
+    return _server is not None and _server.should_exit
+
+
 def serve(app: Any, settings: Settings, component: str) -> None:
     """uvicorn in the foreground; SIGTERM drains in-flight requests, then exits."""
+    global _server
     configure_logging(settings.log_level, component)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.listen_port(component),
@@ -83,3 +92,5 @@ def serve(app: Any, settings: Settings, component: str) -> None:
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_key_file,
     )
+    _server = uvicorn.Server(config)
+    _server.run()

@@ -38,7 +38,7 @@ from aiwfe.core import auth
 from aiwfe.core.config_client import ConfigClient
 from aiwfe.core.db import create_engine, is_unavailable, session_factory
 from aiwfe.core.models import TERMINAL_STATUSES, RunEvent, User, WorkflowRun, WorkflowStep
-from aiwfe.core.redis import async_client, run_channel
+from aiwfe.core.redis import async_client, enqueued_marker, run_channel
 from aiwfe.core.settings import MODULES, Settings, get_settings
 from aiwfe.core.web import DatabaseUnavailable, install_common, unavailable
 from aiwfe.core.workflow import WorkflowSpec
@@ -303,6 +303,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await session.delete(run)
             await session.commit()
             return unavailable("task queue unreachable, the workflow was not created")
+        try:
+            await state["redis"].set(enqueued_marker(run.id), "1", ex=7 * 86400)
+        except Exception:  # the sweeper may re-send it later: harmless, runs are idempotent
+            log.warning("enqueue marker not written", run_id=str(run.id))
         await session.refresh(run)
         return run_out(run)
 

@@ -18,8 +18,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from aiwfe.core.logging import configure_logging
     from aiwfe.core.settings import get_settings
-    from aiwfe.worker.celery_app import QUEUE, get_celery
+    from aiwfe.worker.celery_app import QUEUE, RUN_TASK, get_celery
     from aiwfe.worker.health import start_health_server
+    from aiwfe.worker.sweeper import start_sweeper
 
     settings = get_settings()
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     def _ready(**_: object) -> None:
         # /health answers once the consumer is up (and the SIGTERM handlers are installed).
         start_health_server(settings, settings.listen_port("worker"))
+        start_sweeper(
+            settings, lambda run_id: app.send_task(RUN_TASK, args=[run_id], task_id=run_id)
+        )
         structlog.get_logger("aiwfe.worker").info(
             "worker ready", concurrency=settings.worker_concurrency
         )
