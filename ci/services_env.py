@@ -219,6 +219,9 @@ class Postgres:
             start_new_session=True,
         )
         log.close()
+        (self.root / self.workdir.lstrip("/") / "harness-postgres.pid").write_text(
+            str(self.process.pid)
+        )
         wait_for_port(self.port, 60, self.process)
         # Accepting TCP is not the same as accepting queries: wait for pg_isready.
         deadline = time.monotonic() + 30
@@ -303,6 +306,7 @@ class Redis:
     port: int
     password: str = field(default_factory=lambda: "rd-" + secrets.token_hex(8))
     process: subprocess.Popen | None = None
+    pidfile: Path | None = None  # on the host, written by us for stale-session cleanup
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -333,6 +337,8 @@ class Redis:
             env={"PATH": "/usr/bin:/bin"},
             start_new_session=True,
         )
+        if self.pidfile is not None:  # chroot execs the server: same PID
+            self.pidfile.write_text(str(self.process.pid))
         wait_for_port(self.port, 30, self.process)
 
     def stop(self) -> None:
@@ -377,13 +383,52 @@ class ServicesEnv:
         self.postgres.cleanup()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale(root: Path) -> None:
+    """Stop servers and remove data left by test sessions that died without cleaning up
+    (work dirs are named after the owning process: aiwfe-services-<pid>-<port>)."""
+    base = root / "var/tmp"
+    for work in base.glob("aiwfe-services-*"):
+        try:
+            owner = int(work.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if owner == os.getpid() or _alive(owner):
+            continue
+        for pidfile, name in (
+            ("harness-postgres.pid", b"postgres"),
+            ("harness-redis.pid", b"redis"),
+        ):
+            try:
+                pid = int((work / pidfile).read_text())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if name in cmdline:  # not a recycled PID
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        proc.echo(f"removed stale test servers of dead session {owner}: {work.name}")
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def start() -> ServicesEnv:
     """Provision (if needed) and start PostgreSQL+pgvector and Redis on free loopback ports."""
     root = ensure_rootfs()
+    reap_stale(root)
     postgres = Postgres(root=root, port=free_port())
     redis = Redis(root=root, port=free_port())
     try:
         postgres.init()
+        redis.pidfile = root / postgres.workdir.lstrip("/") / "harness-redis.pid"
         postgres.start()
         postgres.create_database()
         redis.start()
