@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_common(app, "config", settings)
     bearer = HTTPBearer(auto_error=False)
 
-    def admin(
+    async def admin(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> auth.Principal:
         if credentials is None:

@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     bearer = HTTPBearer(auto_error=False)
 
-    def principal(
+    async def principal(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
     ) -> auth.Principal:
@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except auth.TokenError as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
-    def writable() -> None:
+    async def writable() -> None:
         """Mutations are refused while the `maintenance` flag is on (set in config-manager)."""
         if state["config"].flag("maintenance", False):
             raise HTTPException(

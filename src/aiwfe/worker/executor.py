@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from prometheus_client import Counter, Histogram
 from redis.asyncio.lock import Lock
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -32,6 +33,14 @@ from aiwfe.core.redis import async_client, run_channel
 from aiwfe.core.settings import Settings
 
 log = structlog.get_logger("aiwfe.worker")
+RUNS = Counter("aiwfe_worker_runs_total", "Run executions by outcome", ["outcome"])
+STEPS = Counter("aiwfe_worker_steps_total", "Executed workflow steps", ["type", "status"])
+STEP_SECONDS = Histogram(
+    "aiwfe_worker_step_duration_seconds",
+    "Workflow step duration",
+    ["type"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -88,7 +97,12 @@ class RunExecutor:
             raise Busy(str(run_id))
         renew = asyncio.create_task(self._renew(lease))
         try:
-            return await self._run(run_id)
+            outcome = await self._run(run_id)
+            RUNS.labels(outcome.status).inc()
+            return outcome
+        except Transient:
+            RUNS.labels("retry").inc()
+            raise
         finally:
             renew.cancel()
             try:
@@ -184,9 +198,12 @@ class RunExecutor:
                     },
                 )
             except CognitiveError as exc:
+                STEPS.labels(step["type"], "error").inc()
                 if exc.transient:
                     raise Transient(f"step {idx} ({step['type']}): {exc.detail}") from exc
                 return await self._fail(run_id, idx, f"step {idx} ({step['type']}): {exc.detail}")
+            STEPS.labels(step["type"], "succeeded").inc()
+            STEP_SECONDS.labels(step["type"]).observe(float(result.get("duration_s") or 0))
             output = result.get("output", {})
             async with self.sessions() as session, session.begin():
                 changed = await session.execute(
