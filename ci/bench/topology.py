@@ -114,6 +114,26 @@ def mixed_calls() -> list[Call]:
     return calls
 
 
+def step_calls() -> list[Call]:
+    """What the worker sends for each workflow step: coordination.execute_step, which runs the
+    step on the module that owns it (in-process when consolidated, over HTTP when split)."""
+    steps = [
+        ("recall", {"query": SEARCHES[0], "namespace": NAMESPACE, "limit": 5}),
+        ("decide", {**DECISIONS[0], "namespace": NAMESPACE, "use_memory": True}),
+        ("perceive", {"text": SEED_TEXTS[3] + " " + SEED_TEXTS[4]}),
+    ]
+    return [
+        Call(
+            f"step_{kind}",
+            "POST",
+            "/v1/coordination/execute_step",
+            {"type": kind, "params": params, "retries": 0},
+            expect=(200,),
+        )
+        for kind, params in steps
+    ]
+
+
 @dataclass
 class Backing:
     """PostgreSQL + Redis from ci/services_env.py, migrated, with an admin user."""
@@ -179,6 +199,14 @@ class Topology:
     @property
     def services(self) -> list[Service]:
         return [*self.cognitive, self.gateway]
+
+    @property
+    def coordination_port(self) -> int | None:
+        """Where the worker sends workflow steps (None: no cognitive HTTP service)."""
+        for service in self.cognitive:
+            if service.name.endswith(("-cognitive", "-coordination")):
+                return service.port
+        return None
 
     def group(self) -> Group:
         return Group(services=self.services)
@@ -326,12 +354,23 @@ class Plan:
     what_if: bool = True  # also measure the embedded prototype (reported apart)
     # A diagnostic pass at concurrency 1: service time without queueing (reported apart).
     serial_requests: int = 150
+    # Workflow steps as the worker sends them, straight to coordination (reported apart).
+    step_requests: int = 300
 
 
-def run_rep(
+@dataclass
+class Running:
+    """A started, warmed-up variant."""
+
+    topology: Topology
+    startup_s: float
+    idle: dict[str, float]
+
+
+def prepare(
     topology: Topology, backing: Backing, token: str | None, plan: Plan, log: Any = print
-) -> tuple[dict[str, Any], str]:
-    """Start, warm up, measure, stop one topology; returns (figures, token)."""
+) -> tuple[Running, str]:
+    """Start one variant, log in and seed (once), check every call, warm up."""
     began = time.monotonic()
     topology.start()
     startup = time.monotonic() - began
@@ -342,70 +381,118 @@ def run_rep(
             log(f"  seeded {seed(port, token)} memory facts in namespace {NAMESPACE!r}")
         check_mixed(port, token)
         auth = {"Authorization": f"Bearer {token}"}
-        calls = mixed_calls()
         idle = topology.group().totals()
-        # Warm-up: imports, pools, JIT-free but cache-full code paths in every process.
+        # Warm-up: imports, connection pools, caches in every process.
         run_closed_loop(
-            port, calls, plan.warmup_requests, plan.mixed_concurrency, auth, plan.deadline_s
+            port,
+            mixed_calls(),
+            plan.warmup_requests,
+            plan.mixed_concurrency,
+            auth,
+            plan.deadline_s,
         )
         health_load(port, min(plan.health_requests, 200), plan.health_concurrency)
-        groups = {"services": topology.group(), "backing": backing.group}
-
-        sampler = Sampler(groups)
-        sampler.start()
-        health = health_load(port, plan.health_requests, plan.health_concurrency)
-        health_usage = sampler.stop()
-
-        sampler = Sampler(groups)
-        sampler.start()
-        mixed = run_closed_loop(
-            port, calls, plan.mixed_requests, plan.mixed_concurrency, auth, plan.deadline_s
-        )
-        mixed_usage = sampler.stop()
-        serial = run_closed_loop(port, calls, plan.serial_requests, 1, auth, plan.deadline_s)
-    finally:
-        failures = [s.name for s in topology.services if s.process and s.process.poll()]
+        step_port = topology.coordination_port
+        if step_port is not None and plan.step_requests:
+            run_closed_loop(step_port, step_calls(), 30, plan.mixed_concurrency)
+    except BaseException:
         topology.stop()
-    if failures:
-        raise RuntimeError(f"processes died during the run: {failures}")
-    summary = mixed.summary()
-    if summary["failed"] > 0.01 * plan.mixed_requests:
-        raise RuntimeError(f"{topology.name}: too many failed requests: {summary['errors']}")
-    if summary["completed"] < plan.mixed_requests:
-        raise RuntimeError(f"{topology.name}: hit the deadline ({summary['completed']} done)")
-    return (
-        {
-            "topology": topology.name,
-            "startup_s": round(startup, 3),
-            "idle_rss_bytes": int(idle["rss_bytes"]),
-            "processes": int(idle["processes"]),
-            "health": {**health, "usage": health_usage},
-            "mixed": {**summary, "usage": mixed_usage},
-            "serial": serial.summary(),
-        },
-        token,
+        raise
+    return Running(topology, startup, idle), token
+
+
+def measure(running: Running, backing: Backing, token: str, plan: Plan) -> dict[str, Any]:
+    """One repetition on a running variant: ab on /api/health, the mixed workload (with RSS
+    and CPU sampled), the mixed workload at concurrency 1, and workflow steps."""
+    topology = running.topology
+    port = topology.gateway.port
+    auth = {"Authorization": f"Bearer {token}"}
+    calls = mixed_calls()
+    groups = {"services": topology.group(), "backing": backing.group}
+
+    sampler = Sampler(groups)
+    sampler.start()
+    health = health_load(port, plan.health_requests, plan.health_concurrency)
+    health_usage = sampler.stop()
+
+    sampler = Sampler(groups)
+    sampler.start()
+    mixed = run_closed_loop(
+        port, calls, plan.mixed_requests, plan.mixed_concurrency, auth, plan.deadline_s
     )
+    mixed_usage = sampler.stop()
+    serial = run_closed_loop(port, calls, plan.serial_requests, 1, auth, plan.deadline_s)
+    steps: dict[str, Any] = {}
+    step_port = topology.coordination_port
+    if step_port is not None and plan.step_requests:
+        sampler = Sampler(groups)
+        sampler.start()
+        step_load = run_closed_loop(
+            step_port,
+            step_calls(),
+            plan.step_requests,
+            plan.mixed_concurrency,
+            deadline_s=plan.deadline_s,
+        )
+        steps = {"steps": {**step_load.summary(), "usage": sampler.stop()}}
+    dead = [s.name for s in topology.services if s.process is None or s.process.poll() is not None]
+    if dead:
+        raise RuntimeError(f"processes died during the run: {dead}")
+    summary = mixed.summary()
+    for label, result, expected in (
+        ("mixed", summary, plan.mixed_requests),
+        ("steps", steps.get("steps"), plan.step_requests),
+    ):
+        if result is None:
+            continue
+        if result["failed"] > 0.01 * expected:
+            raise RuntimeError(f"{topology.name} {label}: too many failures: {result['errors']}")
+        if result["completed"] < 0.99 * expected:
+            raise RuntimeError(f"{topology.name} {label}: deadline ({result['completed']} done)")
+    return {
+        "topology": topology.name,
+        "startup_s": round(running.startup_s, 3),
+        "idle_rss_bytes": int(running.idle["rss_bytes"]),
+        "processes": int(running.idle["processes"]),
+        "health": {**health, "usage": health_usage},
+        "mixed": {**summary, "usage": mixed_usage},
+        "serial": serial.summary(),
+        **steps,
+    }
 
 
 def run(plan: Plan, backing: Backing, log: Any = print) -> dict[str, Any]:
-    """All repetitions, alternating consolidated / split; raw figures per repetition."""
+    """Start every variant once (each warmed up), then measure them in alternating order,
+    `plan.reps` times; idle variants wait while another is measured. Raw figures per rep."""
     variants = (*TOPOLOGIES, WHAT_IF) if plan.what_if else TOPOLOGIES
     reps: dict[str, list[dict[str, Any]]] = {t: [] for t in variants}
     token: str | None = None
-    for rep in range(plan.reps):
-        order = variants if rep % 2 == 0 else tuple(reversed(variants))
-        for name in order:
-            log(f"rep {rep + 1}/{plan.reps}: {name}")
-            figures, token = run_rep(build(name, backing), backing, token, plan, log)
-            m = figures["mixed"]
+    running: dict[str, Running] = {}
+    try:
+        for name in variants:
+            log(f"starting and warming up {name}")
+            running[name], token = prepare(build(name, backing), backing, token, plan, log)
             log(
-                f"  mixed p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms "
-                f"{m['throughput_rps']:.0f} rps; rss "
-                f"{m['usage']['services']['rss_peak_bytes'] / 2**20:.0f} MiB; cpu "
-                f"{m['usage']['services']['cpu_seconds']:.2f} s; health "
-                f"{figures['health']['throughput_rps']:.0f} rps"
+                f"  {name}: {running[name].idle['processes']:.0f} processes, started in "
+                f"{running[name].startup_s:.1f} s"
             )
-            reps[name].append(figures)
+        assert token is not None
+        for rep in range(plan.reps):
+            order = variants if rep % 2 == 0 else tuple(reversed(variants))
+            for name in order:
+                figures = measure(running[name], backing, token, plan)
+                m = figures["mixed"]
+                log(
+                    f"rep {rep + 1}/{plan.reps} {name}: mixed p50 {m['p50_ms']:.1f} ms "
+                    f"p99 {m['p99_ms']:.1f} ms {m['throughput_rps']:.0f} rps; rss "
+                    f"{m['usage']['services']['rss_peak_bytes'] / 2**20:.0f} MiB; cpu "
+                    f"{m['usage']['services']['cpu_seconds']:.2f} s; health "
+                    f"{figures['health']['throughput_rps']:.0f} rps"
+                )
+                reps[name].append(figures)
+    finally:
+        for item in running.values():
+            item.topology.stop()
     return {
         "plan": dict(plan.__dict__),
         "python": sys.version.split()[0],
