@@ -8,6 +8,7 @@ versions.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -51,8 +52,11 @@ def reported_version(binary: Path | str, pin: pins.ToolPin) -> str | None:
 
 
 def cached_binary(pin: pins.ToolPin) -> Path:
+    """<cache>/tools/<name>-<version>-<hash of module and ldflags>/<binary>: any pin change
+    (not only the version) gets a fresh build."""
     binary = pin.module.rstrip("/").rsplit("/", 1)[-1]
-    return cache_dir() / "tools" / f"{pin.name}-{pin.version}" / binary
+    digest = hashlib.sha256(f"{pin.module} {pin.resolved_ldflags}".encode()).hexdigest()[:8]
+    return cache_dir() / "tools" / f"{pin.name}-{pin.version}-{digest}" / binary
 
 
 def find_on_path(pin: pins.ToolPin, search_path: str | None = None) -> Path | None:

@@ -68,3 +68,10 @@ def test_malformed_pins_name_the_key_to_fix(mutate, message):
     mutate(data)
     with pytest.raises(pins.PinError, match=message.replace("[", r"\[").replace(".", r"\.")):
         pins.validate(data)
+
+
+def test_helm3_assumes_a_current_kubernetes_when_no_cluster_is_asked():
+    # Without these ldflags helm 3 assumes Kubernetes 1.20 and refuses our kubeVersion >=1.31.
+    flags = pins.tool("helm3").resolved_ldflags
+    assert "pkg/chartutil.k8sVersionMinor=" in flags
+    assert "pkg/lint/rules.k8sVersionMinor=" in flags

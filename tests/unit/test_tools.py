@@ -89,3 +89,11 @@ def test_report_lists_every_tool_with_its_version():
     results = [tools.ToolResult("helm3", "v3.22.0", Path("/x/helm3"), "cache")]
     text = tools.report(results)
     assert "helm3" in text and "v3.22.0" in text and "cache" in text
+
+
+def test_changing_ldflags_gets_a_fresh_build(sandbox):
+    import dataclasses
+
+    restamped = dataclasses.replace(PIN, ldflags=PIN.ldflags + " -X example.com/demo.k8s=37")
+    assert tools.cached_binary(restamped) != tools.cached_binary(PIN)
+    assert tools.cached_binary(restamped).name == "demo"
