@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.services.conftest import Api, Stacks, api_for, wait_for_run
@@ -175,3 +176,19 @@ def test_failing_step_fails_the_run_with_a_reason(mode_api: tuple[str, Api]) -> 
     final = wait_for_run(api, run["id"])
     assert final["status"] == "failed"
     assert "step 0 (decide)" in final["error"] and "options" in final["error"]
+
+
+def test_sse_accepts_token_in_query_only_on_the_event_stream(mode_api: tuple[str, Api]) -> None:
+    _, api = mode_api
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    run = api.post(
+        "/api/v1/workflows",
+        json={"name": "es", "steps": [{"type": "perceive"}], "input": {"text": "Browser."}},
+    ).json()
+    with httpx.Client(base_url=str(api.base_url)) as browser:
+        stream = browser.get(
+            f"/api/v1/workflows/{run['id']}/events", params={"access_token": token}, timeout=60
+        )
+        assert stream.status_code == 200 and "event: completed" in stream.text
+        other = browser.get(f"/api/v1/workflows/{run['id']}", params={"access_token": token})
+        assert other.status_code == 401

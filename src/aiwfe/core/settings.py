@@ -82,12 +82,10 @@ class Settings(BaseSettings):
     login_rate_window_seconds: int = 60
     max_body_bytes: int = 1_048_576
     static_dir: str | None = None
-    cors_origins: list[str] = Field(default_factory=list)
 
     worker_concurrency: int = Field(default=2, validation_alias="WORKER_CONCURRENCY")
     worker_visibility_timeout: int = 300  # seconds before an unacked task is redelivered
     worker_lease_seconds: int = 30  # run lease held (and renewed) by the executing worker
-    worker_step_retries: int = 3
     # Runs left `queued` without a broker message (gateway died between commit and enqueue)
     # are re-sent after this long; the sweep runs in one worker at a time (interval 0: off).
     worker_requeue_after_seconds: int = 120

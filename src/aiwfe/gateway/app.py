@@ -101,8 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    install_common(app, "gateway", settings)
+    # Added first = innermost: request IDs and metrics (added next) also cover 413 answers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_common(app, "gateway", settings)
 
     @app.exception_handler(CognitiveError)
     async def _cognitive_error(_: Request, exc: CognitiveError) -> JSONResponse:
@@ -137,10 +138,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bearer = HTTPBearer(auto_error=False)
 
     async def principal(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
     ) -> auth.Principal:
-        token = credentials.credentials if credentials else access_token
+        token = credentials.credentials if credentials else None
+        if token is None and request.url.path.endswith("/events"):
+            token = access_token  # EventSource cannot send headers; only the SSE route
+        token = token or None
         if not token:
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         try:
