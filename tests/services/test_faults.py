@@ -178,3 +178,33 @@ def test_sigterm_shuts_down_gracefully(stack: Stack) -> None:
         proc.process.terminate()
         assert proc.process.wait(30) in (0, -signal.SIGTERM), proc.tail()
         assert done in proc.log.read_text(), proc.tail()
+
+
+def test_duplicate_delivery_runs_once(api: Api, stack: Stack, db) -> None:
+    """At-least-once delivery: the same run delivered twice at the same time executes once."""
+    import os
+    from unittest import mock
+
+    from aiwfe.core.settings import Settings
+    from aiwfe.worker.celery_app import RUN_TASK, create_celery
+
+    run = api.post(
+        "/api/v1/workflows",
+        json={
+            "name": "duplicate",
+            "steps": [{"type": "wait", "params": {"seconds": 1}}, {"type": "perceive"}],
+            "input": {"text": "Exactly once."},
+        },
+    ).json()
+    with mock.patch.dict(os.environ, stack.env, clear=True):
+        celery = create_celery(Settings())
+    celery.send_task(RUN_TASK, args=[run["id"]])  # a second message for the same run
+    final = wait_for_run(api, run["id"])
+    assert final["status"] == "succeeded"
+    run_id = uuid.UUID(run["id"])
+    time.sleep(2)  # let the duplicate finish its (no-op or waiting) delivery
+    kinds = [r["type"] for r in db.fetch("SELECT type FROM run_events WHERE run_id = $1", run_id)]
+    assert kinds.count("completed") == 1 and kinds.count("resumed") == 0
+    executions = db.fetch("SELECT executions FROM workflow_steps WHERE run_id = $1", run_id)
+    assert [r["executions"] for r in executions] == [1, 1]
+    assert db.value("SELECT attempts FROM workflow_runs WHERE id = $1", run_id) == 1
