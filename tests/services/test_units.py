@@ -45,8 +45,11 @@ def test_chunk_overlap_repeats_trailing_sentences() -> None:
     chunks = chunk_text(text, 80, 40)
     assert len(chunks) > 2
     for before, after in itertools.pairwise(chunks):
-        last_sentence = before.text.split(". ")[-1]
-        assert after.text.startswith(last_sentence.rstrip(".")) or after.start < before.end
+        first_sentence = after.text.split(". ")[0]
+        assert before.text.endswith(first_sentence) or f"{first_sentence}." in before.text
+        assert after.start < before.end  # the overlap repeats the tail of the previous chunk
+        assert len(before.text) - before.text.index(first_sentence) <= 40 + 1
+    assert chunk_text(text, 80, 0)[1].start >= chunk_text(text, 80, 0)[0].end
 
 
 def test_overlong_words_are_hard_split() -> None:
@@ -285,3 +288,17 @@ def test_outgoing_headers_carry_request_id_and_trace_context() -> None:
     finally:
         request_id_var.reset(token)
     assert "X-Request-ID" not in outgoing_headers()
+
+
+def test_unavailable_reasons_are_told_apart_from_failures() -> None:
+    import httpx
+    from sqlalchemy.exc import OperationalError
+
+    from aiwfe.cognitive.server import unavailable_reason
+
+    db_down = OperationalError("SELECT 1", {}, ConnectionRefusedError())
+    assert "database" in unavailable_reason(db_down)
+    assert "model server" in unavailable_reason(httpx.ConnectError("refused"))
+    assert "backing service" in unavailable_reason(ConnectionError("ollama down"))
+    assert unavailable_reason(ValueError("bug")) is None
+    assert unavailable_reason(KeyError("bug")) is None

@@ -3,9 +3,11 @@
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import structlog
 from fastapi import Body, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from aiwfe.cognitive.base import CognitiveError
 from aiwfe.cognitive.engine import Engine
@@ -14,6 +16,20 @@ from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.web import install_common, unavailable
 
 log = structlog.get_logger("aiwfe.cognitive")
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why a module call failed for want of a backing service (None: a real failure)."""
+    if isinstance(exc, SQLAlchemyError):
+        return "database unreachable, retry shortly" if is_unavailable(exc) else None
+    from qdrant_client.http.exceptions import ResponseHandlingException
+
+    # httpx: OpenAI-compatible server; qdrant-client wraps its transport errors.
+    if isinstance(exc, httpx.TransportError | ResponseHandlingException):
+        return f"model server or vector store unreachable ({type(exc).__name__}), retry shortly"
+    if isinstance(exc, OSError | TimeoutError):
+        return f"a backing service is unreachable ({type(exc).__name__}), retry shortly"
+    return None
 
 
 def create_app(settings: Settings | None = None, modules: list[str] | None = None) -> FastAPI:
@@ -64,8 +80,10 @@ def create_app(settings: Settings | None = None, modules: list[str] | None = Non
         except CognitiveError:
             raise
         except Exception as exc:
-            if is_unavailable(exc):
-                return unavailable("database unreachable, retry shortly")
+            reason = unavailable_reason(exc)
+            if reason:
+                log.warning("dependency unavailable", module=module, op=op, error=str(exc)[:300])
+                return unavailable(reason)
             log.exception("module failure", module=module, op=op)
             raise CognitiveError(500, f"{module}.{op} failed: {type(exc).__name__}") from exc
 
