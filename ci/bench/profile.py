@@ -110,12 +110,14 @@ def spy_on(binary: str, pid: int, path: Path) -> subprocess.Popen:
     )
 
 
-def profiled(binary: str, services: list[Any], out: Path, load: Callable[[], Any]) -> tuple:
+def profiled(
+    binary: str, services: list[Any], out: Path, load: Callable[[], Any], tag: str = ""
+) -> tuple:
     """Run `load()` while py-spy samples every service; returns (load result, folded)."""
     spies: list[tuple[str, subprocess.Popen, Path]] = []
     try:
         for service in services:
-            path = out / f"{service.name}.collapsed"
+            path = out / f"{service.name}{tag}.collapsed"
             spies.append((service.name, spy_on(binary, service.process.pid, path), path))
         time.sleep(1.0)  # attach
         result = load()
@@ -137,7 +139,14 @@ def run(plan: Any, backing: Any, token: str, out: Path, log: Any = print) -> dic
     the bare app under `ab` on /api/health."""
     from ci.bench import gateway
     from ci.bench.load import health_load, run_closed_loop
-    from ci.bench.topology import TOPOLOGIES, build, check_mixed, mixed_calls, wait_ready
+    from ci.bench.topology import (
+        TOPOLOGIES,
+        build,
+        check_mixed,
+        mixed_calls,
+        step_calls,
+        wait_ready,
+    )
 
     binary = py_spy()
     if binary is None:
@@ -161,9 +170,23 @@ def run(plan: Any, backing: Any, token: str, out: Path, log: Any = print) -> dic
                     port, mixed_calls(), plan.mixed_requests, plan.mixed_concurrency, auth
                 ),
             )
+            results[name] = {"load": load.summary(), "processes": folded}
+            step_port = topo.coordination_port
+            if step_port is not None and plan.step_requests:
+                log(f"profiling {name} workflow steps with py-spy")
+                run_closed_loop(step_port, step_calls(), 30, plan.mixed_concurrency)
+                load, folded = profiled(
+                    binary,
+                    topo.cognitive,
+                    out,
+                    lambda step_port=step_port: run_closed_loop(
+                        step_port, step_calls(), plan.step_requests, plan.mixed_concurrency
+                    ),
+                    tag="-steps",
+                )
+                results[f"{name} steps"] = {"load": load.summary(), "processes": folded}
         finally:
             topo.stop()
-        results[name] = {"load": load.summary(), "processes": folded}
     for name in gateway.APPS:
         log(f"profiling /api/health of the {name} app with py-spy")
         service = gateway.build(name, backing)
