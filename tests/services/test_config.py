@@ -144,3 +144,26 @@ def test_gateway_reacts_to_maintenance_flag(
     while create_status() != 201 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert create_status() == 201
+
+
+def test_mounted_file_change_is_picked_up(config_url: str, config_file) -> None:
+    """A ConfigMap update rewrites the mounted file: watchers see it without a restart."""
+    import yaml
+
+    original = config_file.read_text()
+    etag = httpx.get(f"{config_url}/v1/config/worker").headers["ETag"]
+    try:
+        data = yaml.safe_load(original)
+        data["components"]["worker"]["max_steps"] = 7
+        config_file.write_text(yaml.safe_dump(data))
+        changed = httpx.get(
+            f"{config_url}/v1/config/worker",
+            params={"wait": 10},
+            headers={"If-None-Match": etag},
+            timeout=15,
+        )
+        assert changed.status_code == 200 and changed.json()["config"]["max_steps"] == 7
+        assert changed.headers["ETag"] != etag
+    finally:
+        config_file.write_text(original)
+    assert httpx.get(f"{config_url}/v1/config/worker").json()["config"]["max_steps"] == 50

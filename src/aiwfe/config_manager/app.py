@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["engine"] = create_engine(settings)
         state["store"] = ConfigStore(settings.config_file, session_factory(state["engine"]))
         yield
+        await state["store"].close()
         await state["engine"].dispose()
 
     app = FastAPI(title="AIWFE config-manager", version="1", lifespan=lifespan)

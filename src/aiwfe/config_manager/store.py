@@ -45,7 +45,7 @@ def redact(value: Any) -> Any:
 class FileView:
     digest: str
     data: dict[str, Any]
-    stamp: tuple[float, int] | None
+    stamp: tuple[int, int, int] | None
 
 
 class ConfigStore:
@@ -53,12 +53,17 @@ class ConfigStore:
         self.path = Path(path)
         self.sessions = sessions
         self._file = FileView(digest="none", data={}, stamp=None)
+        # One poller per process watches the version; long-poll waiters share it, so the
+        # database sees four cheap queries a second however many clients are watching.
+        self._etag: str | None = None
+        self._changed = asyncio.Event()
+        self._poller: asyncio.Task | None = None
 
     def file(self) -> FileView:
         """The mounted file, re-read when its mtime or size changes (ConfigMap updates)."""
         try:
             st = os.stat(self.path)
-            stamp = (st.st_mtime, st.st_size)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)  # ConfigMaps swap a symlink
         except FileNotFoundError:
             if self._file.stamp is not None or self._file.digest == "none":
                 self._file = FileView(digest="missing", data={}, stamp=None)
@@ -141,15 +146,42 @@ class ConfigStore:
         )
         return int(result.scalar_one())
 
+    async def _poll(self, interval: float = 0.25) -> None:
+        while True:
+            try:
+                current = await self.current_etag()
+            except Exception as exc:  # database blip: waiters keep waiting, retry
+                log.warning("version poll failed", error=str(exc)[:200])
+                await asyncio.sleep(1)
+                continue
+            if current != self._etag:
+                self._etag = current
+                changed, self._changed = self._changed, asyncio.Event()
+                changed.set()
+            await asyncio.sleep(interval)
+
     async def wait_for_change(self, etag: str, max_wait: float) -> str:
-        """Long-poll: return the ETag as soon as it differs from `etag`, or at the timeout."""
+        """Long-poll: return the ETag as soon as it differs from `etag`, at the timeout, or
+        when the server is shutting down."""
+        if self._poller is None or self._poller.done():
+            self._etag = await self.current_etag()
+            self._poller = asyncio.create_task(self._poll())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_wait
-        while True:
-            current = await self.current_etag()
-            if current != etag or loop.time() >= deadline or shutting_down():
-                return current
-            await asyncio.sleep(min(0.25, max(0.0, deadline - loop.time())))
+        while self._etag == etag and not shutting_down():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            event = self._changed
+            try:
+                await asyncio.wait_for(event.wait(), timeout=min(1.0, remaining))
+            except TimeoutError:
+                pass
+        return self._etag or etag
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
 
 
 def dumps(value: Any) -> str:
