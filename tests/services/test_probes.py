@@ -40,3 +40,27 @@ def test_worker_metrics_count_runs_and_queue_depth(api: Api, stack: Stack) -> No
     assert samples['aiwfe_worker_runs_total{outcome="succeeded"}'] >= 1
     assert samples['aiwfe_worker_steps_total{status="succeeded",type="perceive"}'] >= 1
     assert samples['aiwfe_worker_queue_depth{queue="aiwfe.workflows"}'] >= 0
+
+
+def test_request_id_flows_from_gateway_through_worker_to_cognitive(api: Api, stack: Stack) -> None:
+    import json
+    import uuid
+
+    request_id = f"wf-{uuid.uuid4().hex}"
+    created = api.post(
+        "/api/v1/workflows",
+        json={"name": "traced", "steps": [{"type": "perceive"}], "input": {"text": "Traced."}},
+        headers={"X-Request-ID": request_id},
+    )
+    assert wait_for_run(api, created.json()["id"])["status"] == "succeeded"
+
+    def records(name: str) -> list[dict]:
+        lines = stack[name].log.read_text().splitlines()
+        parsed = [json.loads(line) for line in lines if line.startswith("{")]
+        return [r for r in parsed if r.get("request_id") == request_id]
+
+    worker = records("worker")
+    assert any(r["message"] == "run started" for r in worker)
+    assert all(r.get("run_id") == created.json()["id"] for r in worker)
+    cognitive = [r for r in records("cognitive") if r["message"] == "request"]
+    assert [r["path"] for r in cognitive] == ["/v1/coordination/execute_step"]

@@ -40,6 +40,7 @@ from aiwfe.core.db import create_engine, is_unavailable, session_factory
 from aiwfe.core.models import TERMINAL_STATUSES, RunEvent, User, WorkflowRun, WorkflowStep
 from aiwfe.core.redis import async_client, enqueued_marker, run_channel
 from aiwfe.core.settings import MODULES, Settings, get_settings
+from aiwfe.core.telemetry import outgoing_headers
 from aiwfe.core.web import DatabaseUnavailable, install_common, unavailable
 from aiwfe.core.workflow import WorkflowSpec
 from aiwfe.gateway.limits import BodySizeLimitMiddleware
@@ -301,7 +302,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await session.commit()
         try:
             await run_in_threadpool(
-                get_celery().send_task, RUN_TASK, args=[str(run.id)], task_id=str(run.id)
+                get_celery().send_task,
+                RUN_TASK,
+                args=[str(run.id)],
+                kwargs={"context": outgoing_headers()},  # request ID + trace context
+                task_id=str(run.id),
             )
         except Exception as exc:
             log.warning("enqueue failed", run_id=str(run.id), error=str(exc)[:200])

@@ -14,7 +14,7 @@ import structlog
 def main(argv: list[str] | None = None) -> None:
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # before prometheus_client is imported
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiwfe-metrics-")
-    from celery.signals import setup_logging, worker_ready
+    from celery.signals import setup_logging, worker_process_init, worker_ready
 
     from aiwfe.core.logging import configure_logging
     from aiwfe.core.settings import get_settings
@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> None:
         configure_logging(settings.log_level, "worker")
 
     configure_logging(settings.log_level, "worker")
+
+    @worker_process_init.connect
+    def _child(**_: object) -> None:
+        # Exporter threads do not survive fork: each pool process sets up its own.
+        from aiwfe.core.telemetry import setup_tracing
+
+        setup_tracing("aiwfe-worker", settings.otel_endpoint)
 
     @worker_ready.connect
     def _ready(**_: object) -> None:

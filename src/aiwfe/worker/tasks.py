@@ -7,8 +7,10 @@ import uuid
 
 import structlog
 from celery import Task
+from opentelemetry import propagate, trace
 
-from aiwfe.core.settings import get_settings
+from aiwfe.core.settings import Settings, get_settings
+from aiwfe.core.telemetry import request_id_var
 from aiwfe.worker.celery_app import RUN_TASK, get_celery
 from aiwfe.worker.executor import Busy, Transient, run_once
 
@@ -18,9 +20,27 @@ MAX_TRANSIENT_RETRIES = 8
 
 
 @app.task(name=RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def run_workflow(self: Task, run_id: str) -> str:
+def run_workflow(self: Task, run_id: str, context: dict[str, str] | None = None) -> str:
+    """Execute one run. `context` carries the creating request's X-Request-ID and W3C trace
+    context, so the worker's logs and its calls to cognitive-services continue that trace."""
     settings = get_settings()
     rid = uuid.UUID(run_id)
+    context = context or {}
+    request_id = context.get("X-Request-ID")
+    token = request_id_var.set(request_id)
+    structlog.contextvars.bind_contextvars(request_id=request_id, run_id=run_id)
+    span = trace.get_tracer("aiwfe.worker").start_as_current_span(
+        "run_workflow", context=propagate.extract(context), attributes={"aiwfe.run_id": run_id}
+    )
+    try:
+        with span:
+            return _run(self, settings, rid, run_id)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id", "run_id")
+        request_id_var.reset(token)
+
+
+def _run(self: Task, settings: Settings, rid: uuid.UUID, run_id: str) -> str:
     try:
         outcome = asyncio.run(run_once(settings, rid))
     except Busy:
