@@ -144,19 +144,14 @@ def cluster_env(image: str, env: dict[str, str] | None = None) -> tuple[dict[str
     return env, use_shim
 
 
-def kind_config(image_is_airgapped: bool) -> str:
-    """The kind config: one control-plane node; the air-gapped image runs etcd 3.5."""
+def kind_config(image_is_airgapped: bool, shim: bool) -> str:
+    """The kind config: one control-plane node; the air-gapped image runs etcd 3.5; under the
+    shim, containerd must not lower oom_score_adj (that needs CAP_SYS_RESOURCE)."""
     lines = [
         "kind: Cluster",
         "apiVersion: kind.x-k8s.io/v1alpha4",
         "nodes:",
         "- role: control-plane",
-        # The gateway's NodePort (values/kind.yaml) on the host's loopback only: `nox -s up`
-        # prints http://127.0.0.1:30080 and the integration suite loads it through there.
-        "  extraPortMappings:",
-        f"  - containerPort: {GATEWAY_NODE_PORT}",
-        f"    hostPort: {GATEWAY_NODE_PORT}",
-        '    listenAddress: "127.0.0.1"',
     ]
     if image_is_airgapped:
         from ci.nodeimage.build import Plan
@@ -168,6 +163,13 @@ def kind_config(image_is_airgapped: bool) -> str:
             "  etcd:",
             "    local:",
             f'      imageTag: "{Plan.from_pins().etcd_tag}"',
+        ]
+    if shim:
+        lines += [
+            "containerdConfigPatches:",
+            "- |-",
+            '  [plugins."io.containerd.grpc.v1.cri"]',
+            "    restrict_oom_score_adj = true",
         ]
     return "\n".join(lines) + "\n"
 
@@ -211,16 +213,14 @@ def node_container_image(name: str, env: dict[str, str]) -> str | None:
     return image if running == "true" else None
 
 
-def api_answers(kubeconfig: Path, env: dict[str, str]) -> bool:
-    kubectl = shutil.which("kubectl", path=env.get("PATH"))
-    if kubectl is None:
-        return kubeconfig.exists()
-    proc = subprocess.run(
-        [kubectl, "--kubeconfig", str(kubeconfig), "get", "--raw", "/readyz"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+def api_answers(name: str, env: dict[str, str]) -> bool:
+    """Does the API server answer /readyz? Asked from inside the node (no host kubectl)."""
+    cmd = ["docker", "exec", f"{name}-control-plane", "kubectl"]
+    cmd += ["--kubeconfig=/etc/kubernetes/admin.conf", "get", "--raw", "/readyz"]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return False
     return proc.returncode == 0
 
 
@@ -237,7 +237,7 @@ def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
         running = node_container_image(name, env)
         if running == image:
             cluster.kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig))
-            if api_answers(kubeconfig, env):
+            if api_answers(name, env):
                 echo(f"reusing kind cluster {name!r} ({image})")
                 return cluster
         echo(f"kind cluster {name!r} is stale (image {running}); recreating it")
@@ -251,7 +251,7 @@ def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
         proc = subprocess.run(
             cmd,
             env=env,
-            input=kind_config(offline),
+            input=kind_config(offline, use_shim),
             text=True,
             stdout=handle,
             stderr=subprocess.STDOUT,

@@ -7,7 +7,8 @@ ci.cluster's probe has shown that `--privileged` is refused, and rewrites kind's
 running the real client (AIWFE_REAL_DOCKER):
 
 - `run`/`create --privileged IMAGE` becomes every capability but SYS_RESOURCE, unconfined
-  seccomp, AppArmor and system paths, and a device cgroup rule allowing all devices. kind's
+  seccomp, AppArmor and system paths, a device cgroup rule allowing all devices and the
+  host's /dev/kmsg (kubelet reads it; privileged containers see all host devices). kind's
   private cgroup namespace is kept, but docker mounts the cgroup hierarchies read-only for a
   container that is not privileged; so the image's entrypoint is wrapped in one shell line that
   remounts them read-write (bind remount: the mount's flag only) and then execs the image's own
@@ -37,6 +38,8 @@ UNPRIVILEGED_EQUIVALENT = (
     "--security-opt=apparmor=unconfined",
     "--security-opt=systempaths=unconfined",
     "--device-cgroup-rule=a *:* rwm",
+    # a privileged container sees the host's devices; kubelet needs this one (its OOM watcher)
+    "--device=/dev/kmsg",
 )
 # Run before the image's entrypoint: make the (namespaced) cgroup mounts writable, as they are
 # for a privileged container, so systemd, kubelet and containerd can create cgroups.

@@ -525,7 +525,22 @@ def build(plan: Plan, log: Path) -> None:
         if old != plan.tarball:
             old.unlink()
     shutil.rmtree(images_dir)
+    remove_stale_images(plan)
     echo(f"node image {plan.tag} built in {time.monotonic() - started:.0f}s")
+
+
+def remove_stale_images(plan: Plan) -> None:
+    """Best effort: drop node and userland images of older keys (not those still in use)."""
+    keep = {plan.tag, plan.userland_image}
+    for repo in (IMAGE_REPO, plan.userland_image.rsplit(":", 1)[0]):
+        out = subprocess.run(
+            [docker(), "images", "--format", "{{.Repository}}:{{.Tag}}", repo],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for tag in out:
+            if tag not in keep:
+                subprocess.run([docker(), "rmi", tag], capture_output=True)
 
 
 def _tar_into_docker(root: Path, cmd: list[str], log: Path) -> None:
@@ -546,7 +561,6 @@ def import_rootfs(stage: Path, tag: str, log: Path) -> None:
     changes = [
         "ENV container=docker",
         f"ENV {PATH_ENV}",
-        "STOPSIGNAL SIGRTMIN+3",
         'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
     ]
     cmd = [docker(), "import"]
@@ -637,9 +651,14 @@ def preload(plan: Plan, base_tag: str, archives: list[tuple[str, Path]], log: Pa
         commit = [docker(), "commit"]
         for change in changes:
             commit += ["--change", change]
-        _run([*commit, name, plan.tag], log)
+        committed = f"{IMAGE_REPO}-commit:{plan.key}"
+        _run([*commit, name, committed], log)
     finally:
         subprocess.run([docker(), "rm", "-f", "-v", name], capture_output=True)
+    # systemd stops on SIGRTMIN+3; `docker import`/`commit` cannot set STOPSIGNAL, a build can.
+    dockerfile = f"FROM {committed}\nSTOPSIGNAL SIGRTMIN+3\n"
+    _run([docker(), "build", "-q", "-t", plan.tag, "-"], log, input=dockerfile.encode())
+    _run([docker(), "rmi", committed], log)
 
 
 def main() -> int:

@@ -111,6 +111,11 @@ def build(version: str, workdir: Path, outdir: Path, log: Path) -> list[Path]:
     )
     outdir.mkdir(parents=True, exist_ok=True)
     go = shutil.which("go") or "go"
+    outputs = [outdir / name for name in BINARIES]
+    stamp_file = outdir / "kubernetes.stamp"
+    stamp = "\n".join([version, BUILD_TAGS, ldflags(version), wanted])
+    if stamp_file.exists() and stamp_file.read_text() == stamp and all(map(Path.exists, outputs)):
+        return outputs
     cmd = [
         go,
         "build",
@@ -131,7 +136,8 @@ def build(version: str, workdir: Path, outdir: Path, log: Path) -> list[Path]:
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
         raise BuildError(f"building Kubernetes {version} failed; see {log}:\n{tail}")
-    return [outdir / name for name in BINARIES]
+    stamp_file.write_text(stamp)
+    return outputs
 
 
 if __name__ == "__main__":  # pragma: no cover - manual warm-up of the Go build cache

@@ -140,7 +140,7 @@ def write_archive(image: Image, dest: Path, layer_cache: dict[int, tuple[bytes, 
         if cached is None:
             raw = layer_tar(layer)
             diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-            compressed = gzip.compress(raw, compresslevel=6, mtime=0)
+            compressed = gzip.compress(raw, compresslevel=1, mtime=0)
             cached = (compressed, diff_id)
             layer_cache[id(layer)] = cached
         compressed, diff_id = cached
