@@ -155,7 +155,7 @@ class LoadResult:
 
 
 async def closed_loop(
-    port: int,
+    port: int | list[int],
     calls: list[Call],
     requests: int,
     concurrency: int,
@@ -163,15 +163,20 @@ async def closed_loop(
     deadline_s: float = 120.0,
 ) -> LoadResult:
     """`concurrency` workers send `requests` requests in total, cycling through `calls` in
-    order (request i is calls[i % len(calls)]), each on its own keep-alive connection."""
+    order (request i is calls[i % len(calls)]), each on its own keep-alive connection.
+
+    With a list of ports, worker k connects to ports[k % len(ports)] (replicas behind a
+    connection-balancing Service)."""
     headers = {"Connection": "keep-alive", **(headers or {})}
     encoded = [(c, c.encode(headers)) for c in calls]
     result = LoadResult(requests=requests, concurrency=concurrency, seconds=0.0)
     counter = iter(range(requests))
     stop_at = time.monotonic() + deadline_s
 
-    async def worker() -> None:
-        conn = Connection(port)
+    ports = port if isinstance(port, list) else [port]
+
+    async def worker(k: int) -> None:
+        conn = Connection(ports[k % len(ports)])
         try:
             for index in counter:
                 if time.monotonic() > stop_at:
@@ -198,7 +203,7 @@ async def closed_loop(
             await conn.close()
 
     began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     result.seconds = time.perf_counter() - began
     return result
 

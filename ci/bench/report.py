@@ -110,12 +110,12 @@ def summarise_topology(raw: dict[str, Any]) -> dict[str, Any]:
         )
         out[ratio_key] = paired["ratio"]
         detail[ratio_key] = paired
-    embedded = reps.get("embedded") or []
-    if embedded and len(embedded) == len(per["split"]):
-        rows = [topology_metrics(r) for r in embedded]
-        out["what_if_embedded"] = {
-            "note": "prototype of the proposed fix (ci/bench/embedded.py), not a shipped mode: "
-            "the gateway hosts the five modules in-process; ratios are embedded / split",
+    what_if: dict[str, Any] = {}
+    for name, variant_reps in reps.items():
+        if name in per or not variant_reps or len(variant_reps) != len(per["split"]):
+            continue
+        rows = [topology_metrics(r) for r in variant_reps]
+        what_if[name] = {
             "medians": {key: spread([row[key] for row in rows]) for key in rows[0]},
             **{
                 ratio_key: paired_ratios(
@@ -124,6 +124,13 @@ def summarise_topology(raw: dict[str, Any]) -> dict[str, Any]:
                 for ratio_key, metric in RATIO_KEYS.items()
                 if ratio_key in out and all(metric in r for r in rows)
             },
+        }
+    if what_if:
+        out["what_if"] = {
+            "note": "prototypes of the proposed fix (ci/bench/embedded.py), not shipped modes: "
+            "the gateway hosts the five modules in-process (embedded), and two replicas of it "
+            "with connections balanced between them (embedded-x2); ratios are variant / split",
+            **what_if,
         }
     out.update(
         ratio_detail=detail,
@@ -246,24 +253,30 @@ def markdown(results: dict[str, Any]) -> str:
                         f"{_fmt(s[key])} | {ratio:.2f} | | |"
                     )
         lines.append("")
-        what_if = topo.get("what_if_embedded")
-        if what_if:
-            e = what_if["medians"]
+        variants = {k: v for k, v in topo.get("what_if", {}).items() if isinstance(v, dict)}
+        if variants:
+            names = list(variants)
             lines += [
-                "What-if, the proposed fix prototyped (gateway hosting the five modules "
-                "in-process, ci/bench/embedded.py; not a shipped mode), same run:",
+                "What-if, the proposed fix prototyped: the gateway hosting the five modules "
+                "in-process (ci/bench/embedded.py), one process and two replicas; not shipped "
+                "modes; same run, ratios against split:",
                 "",
-                "| figure | embedded | split | ratio | target |",
-                "|---|---:|---:|---:|---:|",
+                "| figure | "
+                + " | ".join(names)
+                + " | split | "
+                + " | ".join(f"ratio {n}" for n in names)
+                + " | target |",
+                "|---|" + "---:|" * (2 * len(names) + 2),
             ]
             for label, metric, ratio_key, digits in rows[:6] + rows[8:10]:
-                if ratio_key not in what_if:
+                if not all(ratio_key in v for v in variants.values()):
                     continue
                 v = checks.get(f"topology.{ratio_key}")
                 target = f"{v['op']} {v['target']}" if v else ""
+                values = " | ".join(_fmt(w["medians"][metric], digits) for w in variants.values())
+                ratios = " | ".join(f"{w[ratio_key]:.2f}" for w in variants.values())
                 lines.append(
-                    f"| {label} | {_fmt(e[metric], digits)} | {_fmt(s[metric], digits)} | "
-                    f"{what_if[ratio_key]:.2f} | {target} |"
+                    f"| {label} | {values} | {_fmt(s[metric], digits)} | {ratios} | {target} |"
                 )
             lines.append("")
     gw = results.get("gateway")
@@ -354,10 +367,11 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     series = {"consolidated": topo["consolidated"], "split": topo["split"]}
-    if topo.get("what_if_embedded"):
-        series["embedded (what-if)"] = topo["what_if_embedded"]["medians"]
+    for name, variant in topo.get("what_if", {}).items():
+        if isinstance(variant, dict):
+            series[f"{name} (what-if)"] = variant["medians"]
     names = list(series)
-    colours = dict(zip(names, ("#2b6cb0", "#dd6b20", "#718096"), strict=False))
+    colours = dict(zip(names, ("#2b6cb0", "#dd6b20", "#718096", "#a0aec0"), strict=False))
     fig, (lat_ax, rss_ax, cpu_ax) = plt.subplots(
         1, 3, figsize=(14, 4.8), gridspec_kw={"width_ratios": [3, 1.5, 1.5]}
     )

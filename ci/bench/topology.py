@@ -27,8 +27,9 @@ from ci.bench.procs import Group, Sampler, Service, free_port, python_module
 
 MODULES = ("coordination", "memory", "perception", "reasoning", "learning")
 TOPOLOGIES = ("consolidated", "split")
-# Not a shipped mode: the proposed fix, prototyped (see ci/bench/embedded.py).
-WHAT_IF = "embedded"
+# Not shipped modes: the proposed fix, prototyped (see ci/bench/embedded.py), as one process
+# and as two replicas of it (connections balanced between them, like a Service).
+WHAT_IF = ("embedded", "embedded-x2")
 NAMESPACE = "bench"
 ADMIN = "bench-admin"
 
@@ -195,10 +196,18 @@ class Topology:
     gateway: Service
     cognitive: list[Service]
     ready_path: str = "/api/ready"
+    replicas: list[Service] = field(default_factory=list)  # more gateways, same role
+
+    @property
+    def ports(self) -> int | list[int]:
+        """Where the load goes: the gateway, or every gateway replica."""
+        if not self.replicas:
+            return self.gateway.port
+        return [self.gateway.port, *(r.port for r in self.replicas)]
 
     @property
     def services(self) -> list[Service]:
-        return [*self.cognitive, self.gateway]
+        return [*self.cognitive, self.gateway, *self.replicas]
 
     @property
     def coordination_port(self) -> int | None:
@@ -217,9 +226,11 @@ class Topology:
                 service.start()
             for service in self.cognitive:
                 service.wait_listening(timeout)
-            self.gateway.start()
-            self.gateway.wait_listening(timeout)
-            wait_ready(self.gateway, self.ready_path, timeout)
+            for gateway in (self.gateway, *self.replicas):
+                gateway.start()
+            for gateway in (self.gateway, *self.replicas):
+                gateway.wait_listening(timeout)
+                wait_ready(gateway, self.ready_path, timeout)
             for service in self.cognitive:
                 wait_ready(service, "/ready", timeout)
         except BaseException:
@@ -276,16 +287,21 @@ def build(name: str, backing: Backing) -> Topology:
             )
             for m, p in ports.items()
         ]
-    elif name == WHAT_IF:
+    elif name in WHAT_IF:
         # The gateway's /api/ready probes cognitive-services over HTTP, which this variant
         # does not run: it is ready when it answers and the mixed workload's check passes.
-        gateway = Service(
-            f"{name}-gateway",
-            gateway_port,
-            python_module("ci.bench.embedded"),
-            {**env, "AIWFE_COGNITIVE_MODE": "consolidated", "AIWFE_PORT": str(gateway_port)},
-        )
-        return Topology(name, gateway, [], ready_path="/api/health")
+        gateways = [
+            Service(
+                f"{name}-gateway-{i}",
+                port,
+                python_module("ci.bench.embedded"),
+                {**env, "AIWFE_COGNITIVE_MODE": "consolidated", "AIWFE_PORT": str(port)},
+            )
+            for i, port in enumerate(
+                [gateway_port] + ([free_port()] if name.endswith("x2") else [])
+            )
+        ]
+        return Topology(name, gateways[0], [], ready_path="/api/health", replicas=gateways[1:])
     else:
         raise ValueError(f"unknown topology {name!r}")
     gateway = Service(
@@ -384,7 +400,7 @@ def prepare(
         idle = topology.group().totals()
         # Warm-up: imports, connection pools, caches in every process.
         run_closed_loop(
-            port,
+            topology.ports,
             mixed_calls(),
             plan.warmup_requests,
             plan.mixed_concurrency,
@@ -418,7 +434,7 @@ def measure(running: Running, backing: Backing, token: str, plan: Plan) -> dict[
     sampler = Sampler(groups)
     sampler.start()
     mixed = run_closed_loop(
-        port, calls, plan.mixed_requests, plan.mixed_concurrency, auth, plan.deadline_s
+        topology.ports, calls, plan.mixed_requests, plan.mixed_concurrency, auth, plan.deadline_s
     )
     mixed_usage = sampler.stop()
     serial = run_closed_loop(port, calls, plan.serial_requests, 1, auth, plan.deadline_s)
@@ -464,7 +480,7 @@ def measure(running: Running, backing: Backing, token: str, plan: Plan) -> dict[
 def run(plan: Plan, backing: Backing, log: Any = print) -> dict[str, Any]:
     """Start every variant once (each warmed up), then measure them in alternating order,
     `plan.reps` times; idle variants wait while another is measured. Raw figures per rep."""
-    variants = (*TOPOLOGIES, WHAT_IF) if plan.what_if else TOPOLOGIES
+    variants = (*TOPOLOGIES, *WHAT_IF) if plan.what_if else TOPOLOGIES
     reps: dict[str, list[dict[str, Any]]] = {t: [] for t in variants}
     token: str | None = None
     running: dict[str, Running] = {}

@@ -176,9 +176,10 @@ def test_what_if_and_serial_figures_are_reported_apart_from_the_headline() -> No
     topo = report.summarise_topology(raw)
     assert topo["p50_ratio"] == pytest.approx(11 / 22, abs=1e-4)  # headline unchanged
     assert topo["serial_p50_ratio"] == pytest.approx(5 / 8)
-    what_if = topo["what_if_embedded"]
+    what_if = topo["what_if"]["embedded"]
     assert what_if["p50_ratio"] == pytest.approx(31 / 22, abs=1e-4)
     assert what_if["rss_ratio"] == pytest.approx(100 / 600, abs=1e-4)
     assert "serial_p50_ratio" not in what_if  # the embedded reps had no serial pass
     table = report.markdown({"topology": topo, "verdicts": {}})
     assert "What-if" in table and "| mixed p50 at concurrency 1 (ms) | 5.0" in table
+    assert "| CPU s / 1,000 requests | 2.00 (±0%) | 10.00 (±25%) | 0.20 |" in table
