@@ -68,7 +68,9 @@ def test_check_fails_when_a_model_is_missing(docker, images, containers):
     image = image_of(images, "ai-inference")
     if "ollama" in image.missing:
         pytest.skip("covered by test_pull_serve_check_and_generate: Ollama is absent")
-    containers.start("ollama", image.tag, "serve", opts=("-e", "AIWFE_MODELS=not-pulled-model"))
+    models = containers.volume("models")
+    opts = ("-v", f"{models}:/models", "-e", "AIWFE_MODELS=not-pulled-model")
+    containers.start("ollama", image.tag, "serve", opts=opts)
     wait_http(f"http://{containers.ip('ollama')}:11434/", 60, containers=containers, name="ollama")
     check = run(docker, "exec", f"{containers.prefix}-ollama", "aiwfe-entrypoint", "check")
     assert check.returncode == 1
