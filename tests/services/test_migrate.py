@@ -43,6 +43,32 @@ def test_upgrade_check_admin_and_downgrade(migrated: dict[str, str], db) -> None
         db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+def test_concurrent_migrators_agree(migrated: dict[str, str], db) -> None:
+    """Two migration Jobs at once (a retried hook, two releases): one migrates, the other
+    waits on the lock and finds the schema at head; exactly one admin."""
+    import subprocess
+
+    from tests.services.stack import script
+
+    name = f"aiwfe_mig_{uuid.uuid4().hex[:8]}"
+    db.execute(f'CREATE DATABASE "{name}"')
+    db.execute("CREATE EXTENSION IF NOT EXISTS vector", database=name)
+    env = {**migrated, "AIWFE_DB_NAME": name}
+    try:
+        procs = [
+            subprocess.Popen(
+                [script("aiwfe-migrate")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            for _ in range(2)
+        ]
+        outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outputs
+        assert migrate(env, "check").returncode == 0
+        assert db.value("SELECT count(*) FROM users", database=name) == 1
+    finally:
+        db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def test_check_reports_unreachable_database(migrated: dict[str, str]) -> None:
     from ci.services_env import free_port
 

@@ -22,6 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from aiwfe.core.auth import hash_password
 from aiwfe.core.db import create_engine, is_unavailable, session_factory
@@ -63,7 +64,7 @@ async def create_admin(settings: Settings) -> bool:
     try:
         async with session_factory(engine)() as session, session.begin():
             existing = await session.scalar(
-                select(User).where(User.username == settings.admin_username).with_for_update()
+                select(User).where(User.username == settings.admin_username)
             )
             if existing is not None:
                 log.info("admin user exists", username=settings.admin_username)
@@ -77,6 +78,9 @@ async def create_admin(settings: Settings) -> bool:
             )
         log.info("admin user created", username=settings.admin_username)
         return True
+    except IntegrityError:  # a concurrent migrator created it first: same outcome
+        log.info("admin user exists", username=settings.admin_username)
+        return False
     finally:
         await engine.dispose()
 
