@@ -67,12 +67,13 @@ def _wrapper(program: GoProgram, workdir: Path) -> Path:
     if not (src / "go.mod").exists() or (src / "go.mod").read_text() != gomod:
         (src / "go.mod").write_text(gomod)
         (src / "go.sum").unlink(missing_ok=True)
+    main_go, doc_go = src / "main.go", src / "doc.go"
     if program.main_source:
-        (src / "main.go").write_text(program.main_source)
+        doc_go.unlink(missing_ok=True)
+        main_go.write_text(program.main_source)
     else:
-        (src / "doc.go").write_text(
-            "// Package build only pins modules for `go build`.\npackage build\n"
-        )
+        main_go.unlink(missing_ok=True)
+        doc_go.write_text("// Package build only pins modules for `go build`.\npackage build\n")
     return src
 
 

@@ -7,7 +7,8 @@
 - `k8s_api` (session): a `kubernetes` ApiClient; `core_v1`, `apps_v1` built on it.
 - `namespace`: a fresh namespace per test, deleted afterwards.
 - `local_image` (session): a tiny image built locally FROM the debootstrapped userland (no
-  registry pull), loaded into the cluster with `kind load docker-image`.
+  registry pull; online without debootstrap: the pinned Debian image), loaded into the cluster
+  with `kind load docker-image`.
 
 Set AIWFE_CLUSTER_TEARDOWN=1 to delete the cluster after the session (default: keep it for the
 next run, which then reuses it in seconds).
@@ -15,7 +16,9 @@ next run, which then reuses it in seconds).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -26,6 +29,7 @@ import pytest
 from kubernetes import client, config
 
 from ci import cluster as cluster_mod
+from ci import pins
 from ci.nodeimage import build as nodeimage
 
 TEST_IMAGE_REPO = "aiwfe.local/kind-smoke"
@@ -78,26 +82,33 @@ def namespace(core_v1: client.CoreV1Api) -> Iterator[str]:
     core_v1.delete_namespace(name, propagation_policy="Background")
 
 
+def test_image_base(kind_cluster: cluster_mod.Cluster) -> tuple[str, str]:
+    """(base image, extra Dockerfile lines) for the workload image: the debootstrapped userland
+    wherever we can make it (always when air-gapped); online without debootstrap or root, the
+    pinned Debian image plus busybox from apt."""
+    if kind_cluster.airgapped or (os.geteuid() == 0 and shutil.which("debootstrap")):
+        return nodeimage.ensure_userland_image(env=kind_cluster.env), ""
+    online = pins.load()["images"]["debian"]["online_image"]
+    apt = (
+        "RUN apt-get update && apt-get install -y --no-install-recommends busybox-static"
+        " && rm -rf /var/lib/apt/lists/*\n"
+    )
+    return online, apt
+
+
 @pytest.fixture(scope="session")
 def local_image(kind_cluster: cluster_mod.Cluster) -> str:
     """A small HTTP server image, built here and loaded with `kind load docker-image`."""
     env = kind_cluster.env
-    base = nodeimage.ensure_userland_image(env=env)
-    tag = f"{TEST_IMAGE_REPO}:{base.rsplit(':', 1)[1]}"
+    base, extra = test_image_base(kind_cluster)
+    digest = hashlib.sha256(f"{base}\n{extra}".encode()).hexdigest()[:12]
+    tag = f"{TEST_IMAGE_REPO}:{digest}"
     with tempfile.TemporaryDirectory(prefix="aiwfe-kind-smoke-") as tmp:
         Path(tmp, "Dockerfile").write_text(
-            f"FROM {base}\n"
+            f"FROM {base}\n{extra}"
             "RUN mkdir -p /www && echo aiwfe-kind-smoke > /www/index.html\n"
             'CMD ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
         )
         subprocess.run(["docker", "build", "-q", "-t", tag, tmp], env=env, check=True)
     kind_cluster.load_image(tag)
     return tag
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    """Keep each phase's report on the test item, so fixtures can collect logs on failure."""
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
