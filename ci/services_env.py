@@ -37,7 +37,12 @@ from ci.paths import cache_dir
 SUITE = "trixie"
 MIRROR = os.environ.get("AIWFE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PG_MAJOR = 17
-PACKAGES = [f"postgresql-{PG_MAJOR}", f"postgresql-{PG_MAJOR}-pgvector", "redis-server"]
+PACKAGES = [
+    f"postgresql-{PG_MAJOR}",
+    f"postgresql-{PG_MAJOR}-pgvector",
+    "redis-server",
+    "pgbouncer",  # the bundled data-platform puts it in front of Postgres (transaction mode)
+]
 # Bump when the recipe changes: a rootfs built by an older recipe is rebuilt.
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 RECIPE = f"v1 {SUITE} {' '.join(PACKAGES)}"
@@ -68,8 +73,22 @@ def ensure_apt_tools() -> None:
     proc.run(["apt-get", "install", "-y", "-qq", "debootstrap"])
 
 
+def _apt_install(root: Path, packages: list[str]) -> None:
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "DEBIAN_FRONTEND": "noninteractive",
+        "LC_ALL": "C",
+    }
+    apt = [CHROOT, root, "apt-get", "-o", "Dpkg::Use-Pty=0", "-qq"]
+    proc.run([*apt, "update"], env=env)
+    proc.run([*apt, "install", "-y", "--no-install-recommends", *packages], env=env)
+    proc.run([*apt, "clean"], env=env)
+
+
 def ensure_rootfs() -> Path:
-    """Build (once, under a file lock) the trixie rootfs holding postgres, pgvector and redis."""
+    """Build (once, under a file lock) the trixie rootfs holding the servers. A rootfs made by
+    an older recipe is upgraded in place (never deleted: another session may be running
+    servers from it)."""
     root = rootfs_dir()
     if _ready(root):
         return root
@@ -80,6 +99,11 @@ def ensure_rootfs() -> Path:
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _ready(root):
+            return root
+        if _marker(root).is_file():
+            proc.echo(f"updating the services rootfs: {', '.join(PACKAGES)}")
+            _apt_install(root, PACKAGES)
+            _marker(root).write_text(RECIPE)
             return root
         ensure_apt_tools()
         staging = Path(tempfile.mkdtemp(prefix=f"{SUITE}-", dir=root.parent))
@@ -94,15 +118,7 @@ def ensure_rootfs() -> Path:
             conf_dir = staging / "etc/postgresql-common/createcluster.d"
             conf_dir.mkdir(parents=True, exist_ok=True)
             (conf_dir / "aiwfe.conf").write_text("create_main_cluster = false\n")
-            env = {
-                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                "DEBIAN_FRONTEND": "noninteractive",
-                "LC_ALL": "C",
-            }
-            apt = [CHROOT, staging, "apt-get", "-o", "Dpkg::Use-Pty=0", "-qq"]
-            proc.run([*apt, "update"], env=env)
-            proc.run([*apt, "install", "-y", "--no-install-recommends", *PACKAGES], env=env)
-            proc.run([*apt, "clean"], env=env)
+            _apt_install(staging, PACKAGES)
             _marker(staging).write_text(RECIPE)
             if root.exists():
                 shutil.rmtree(root)
@@ -362,6 +378,69 @@ class Redis:
         }
 
 
+@dataclass
+class PgBouncer:
+    """PgBouncer in transaction mode in front of `postgres`, as the data-platform bundles it.
+    max_prepared_statements=0: the classic strict mode, where server-side prepared statements
+    do not survive between transactions (what the services must cope with)."""
+
+    postgres: Postgres
+    port: int
+    pool_size: int = 2
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        pg = self.postgres
+        host_work = pg.root / pg.workdir.lstrip("/")
+        escaped = pg.password.replace('"', '""')
+        (host_work / "userlist.txt").write_text(f'"{pg.user}" "{escaped}"\n')
+        (host_work / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={pg.port}\n"
+            "[pgbouncer]\n"
+            "listen_addr = 127.0.0.1\n"
+            f"listen_port = {self.port}\n"
+            "unix_socket_dir =\n"
+            "auth_type = scram-sha-256\n"
+            f"auth_file = {pg.workdir}/userlist.txt\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {self.pool_size}\n"
+            "max_client_conn = 500\n"
+            "max_prepared_statements = 0\n"
+            "ignore_startup_parameters = extra_float_digits\n"
+            f"logfile = {pg.workdir}/pgbouncer.log\n"
+        )
+        uid, gid = _ids(pg.root, "postgres")
+        for name in ("userlist.txt", "pgbouncer.ini"):
+            os.chown(host_work / name, uid, gid)
+            (host_work / name).chmod(0o600)
+        self.process = subprocess.Popen(
+            [
+                CHROOT,
+                "--userspec=postgres:postgres",
+                str(pg.root),
+                "/usr/sbin/pgbouncer",
+                f"{pg.workdir}/pgbouncer.ini",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin"},
+            start_new_session=True,
+        )
+        (host_work / "harness-pgbouncer.pid").write_text(str(self.process.pid))
+        wait_for_port(self.port, 30, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+
 def _ids(root: Path, name: str) -> tuple[int, int]:
     for line in (root / "etc/passwd").read_text().splitlines():
         parts = line.split(":")
@@ -407,6 +486,7 @@ def reap_stale(root: Path) -> None:
         for pidfile, name in (
             ("harness-postgres.pid", b"postgres"),
             ("harness-redis.pid", b"redis"),
+            ("harness-pgbouncer.pid", b"pgbouncer"),
         ):
             try:
                 pid = int((work / pidfile).read_text())

@@ -1,10 +1,10 @@
 """Memory: the two-phase pipeline and semantic recall.
 
 Phase 1: the LLM extracts standalone facts from the input text.
-Phase 2: each fact is embedded and stored in the vector store; its metadata (text, source,
-tags, namespace) goes to Postgres in the same unit of work. Fact ids are content-derived
-(uuid5 of namespace + fact), so ingesting the same text twice stores nothing new: retried
-workflow steps stay idempotent.
+Phase 2: each fact is embedded and stored in the vector store, then its metadata (text,
+source, tags, namespace) goes to Postgres; recall only returns facts whose metadata exists.
+Fact ids are content-derived (uuid5 of namespace + fact), so ingesting the same text twice
+stores nothing new: retried workflow steps stay idempotent.
 """
 
 from __future__ import annotations
@@ -100,19 +100,23 @@ class MemoryModule(Module):
                 }
                 for fact in facts
             ]
+            # Vectors first, metadata second, never nested (one connection per ingest): a
+            # fact becomes visible to recall only once its metadata row commits, so a failure
+            # in between leaves an invisible vector that the next ingest overwrites.
+            await res.vectors.upsert(ids, vectors, payloads)
+            rows = [
+                {
+                    "id": i,
+                    "namespace": request.namespace,
+                    "text": fact,
+                    "source_id": source_id,
+                    "source_excerpt": request.text[:500],
+                    "tags": request.tags,
+                    "metadata": request.metadata,
+                }
+                for i, fact in zip(ids, facts, strict=True)
+            ]
             async with res.sessions() as session, session.begin():
-                rows = [
-                    {
-                        "id": i,
-                        "namespace": request.namespace,
-                        "text": fact,
-                        "source_id": source_id,
-                        "source_excerpt": request.text[:500],
-                        "tags": request.tags,
-                        "metadata": request.metadata,
-                    }
-                    for i, fact in zip(ids, facts, strict=True)
-                ]
                 result = await session.execute(
                     insert(Memory.__table__)
                     .values(rows)
@@ -120,8 +124,6 @@ class MemoryModule(Module):
                     .returning(Memory.__table__.c.id)
                 )
                 stored = len(result.fetchall())
-                # Vectors inside the transaction: if the store fails, no metadata is kept.
-                await res.vectors.upsert(ids, vectors, payloads)
         return IngestResponse(
             source_id=source_id,
             namespace=request.namespace,
