@@ -222,13 +222,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Exchange username and password for a JWT. Rate-limited per client address."""
         client = request.client.host if request.client else "unknown"
         key = f"aiwfe:ratelimit:login:{client}"
-        redis = state["redis"]
-        attempts = await redis.incr(key)
-        if attempts == 1:
-            await redis.expire(key, settings.login_rate_window_seconds)
+        # Fixed window, atomic: the key is created with its expiry, then counted.
+        async with state["redis"].pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=settings.login_rate_window_seconds, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+            _, attempts, ttl = await pipe.execute()
         limit = int(state["config"].get("login_rate_limit", settings.login_rate_limit))
         if attempts > limit:
-            retry = max(1, await redis.ttl(key))
+            retry = max(1, int(ttl))
             return JSONResponse(
                 {"detail": f"too many login attempts, retry in {retry}s"},
                 status_code=429,
