@@ -8,18 +8,8 @@ import uuid
 
 import httpx
 
-from tests.services.conftest import Api, wait_for_run
+from tests.services.conftest import Api, wait_for_run, wait_until
 from tests.services.stack import Stack
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_worker_killed_mid_run_completes_exactly_once(api: Api, stack: Stack, db) -> None:
@@ -155,7 +145,9 @@ def test_request_id_reaches_cognitive_and_logs_are_json(api: Api, stack: Stack) 
 
     seen = wait_until(lambda: logged("cognitive"), 10, "the cognitive access log line")
     assert seen[0]["path"] == "/v1/perception/analyze" and seen[0]["component"] == "cognitive"
-    assert logged("gateway")[0]["path"] == "/api/v1/perception/analyze"
+    # the access line is written after the response went out: wait for it too
+    gateway = wait_until(lambda: logged("gateway"), 10, "the gateway access log line")
+    assert gateway[0]["path"] == "/api/v1/perception/analyze"
 
 
 def test_sigterm_shuts_down_gracefully(stack: Stack) -> None:

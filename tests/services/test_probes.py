@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.services.conftest import Api, wait_for_run
+from tests.services.conftest import Api, wait_for_run, wait_until
 from tests.services.stack import Stack
 
 
@@ -62,5 +62,7 @@ def test_request_id_flows_from_gateway_through_worker_to_cognitive(api: Api, sta
     worker = records("worker")
     assert any(r["message"] == "run started" for r in worker)
     assert all(r.get("run_id") == created.json()["id"] for r in worker)
-    cognitive = [r for r in records("cognitive") if r["message"] == "request"]
+    cognitive = wait_until(
+        lambda: [r for r in records("cognitive") if r["message"] == "request"], 10, "access log"
+    )
     assert [r["path"] for r in cognitive] == ["/v1/coordination/execute_step"]
