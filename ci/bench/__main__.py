@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
                     results["profile"] = profile.run(
                         plan, backing, raw["token"], out_dir / "profiles", log
                     )
+            if "topology" in parts:
+                from ci.bench import db
+
+                log("database driver diagnostic (shipped engine vs asyncpg statement cache)")
+                results["db_driver"] = db.run(backing.env_vars)
             if "gateway" in parts:
                 log("gateway vs bare FastAPI app on /api/health")
                 raw_gw = gateway.run(

@@ -279,6 +279,22 @@ def markdown(results: dict[str, Any]) -> str:
                     f"| {label} | {values} | {_fmt(s[metric], digits)} | {ratios} | {target} |"
                 )
             lines.append("")
+    dbd = results.get("db_driver")
+    if dbd:
+        shipped, cached = dbd["shipped"], dbd["statement_cache"]
+        lines += [
+            f"Database driver diagnostic: one small SELECT, {dbd['queries_per_rep']} queries x "
+            f"{dbd['reps']} alternating runs, through the services' engine vs asyncpg's "
+            "statement cache:",
+            "",
+            "| per query | shipped engine | statement cache on | ratio |",
+            "|---|---:|---:|---:|",
+            f"| wall (ms) | {shipped['wall_ms']:.3f} | {cached['wall_ms']:.3f} | "
+            f"{dbd['wall_ratio']:.2f} |",
+            f"| client CPU (ms) | {shipped['client_cpu_ms']:.3f} | "
+            f"{cached['client_cpu_ms']:.3f} | {dbd['cpu_ratio']:.2f} |",
+            "",
+        ]
     gw = results.get("gateway")
     if gw:
         v = checks.get("gateway.health_throughput_ratio")
