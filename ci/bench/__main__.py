@@ -45,7 +45,7 @@ def host_facts() -> dict[str, Any]:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ci.bench", description=__doc__)
     parser.add_argument(
-        "--reps", type=int, default=7, help="alternating repetitions per topology (>= 3; default 7)"
+        "--reps", type=int, default=9, help="alternating repetitions per topology (>= 3; default 9)"
     )
     parser.add_argument("--mixed-requests", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=10)
