@@ -314,9 +314,16 @@ def plan(mode: str, base_image: str, names: list[str]) -> list[Build]:
         else:
             args["DEBIAN_IMAGE"] = base_image
             args["GO_TOOLCHAIN"] = data["go_toolchain"]
+            if name == "ai-inference":
+                args["GGUF_VERSION"] = data["gguf_version"]
+                args["NUMPY_VERSION"] = data["numpy_version"]
             for part in parts():
                 if part.image != name:
                     continue
+                upstream = data["upstream"][part.name]
+                if mode == "airgap" and "module" in upstream:
+                    args[f"{part.name.upper()}_MODULE"] = upstream["module"]
+                    args[f"{part.name.upper()}_VERSION"] = upstream["version"]
                 if mode == "online":
                     args[part.build_arg] = part.online
                 elif part.airgap is None or part.name in skipped:

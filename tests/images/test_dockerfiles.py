@@ -107,3 +107,41 @@ def test_every_images_pin_says_why():
     for name, spec in data["upstream"].items():
         assert spec["why"].strip(), name
         assert ":" in spec["image"] and not spec["image"].endswith(":latest"), name
+
+
+def test_dockerfile_defaults_match_the_pins():
+    """People building by hand (docker build images/x) get the pinned versions too."""
+    data = pins.load()["images"]
+    expected = {
+        "python-base": {
+            "UV_VERSION": data["uv_version"],
+            "DEBIAN_IMAGE": data["debian"]["online_image"],
+        },
+        "ai-inference": {
+            "GGUF_VERSION": data["gguf_version"],
+            "NUMPY_VERSION": data["numpy_version"],
+            "GO_TOOLCHAIN": data["go_toolchain"],
+            "OLLAMA_IMAGE": data["upstream"]["ollama"]["image"],
+            "OLLAMA_MODULE": data["upstream"]["ollama"]["module"],
+            "OLLAMA_VERSION": data["upstream"]["ollama"]["version"],
+        },
+        "observability": {
+            "GO_TOOLCHAIN": data["go_toolchain"],
+            "GRAFANA_IMAGE": data["upstream"]["grafana"]["image"],
+        }
+        | {
+            f"{name.upper()}_{key.upper()}": data["upstream"][name][key]
+            for name in ("loki", "jaeger")
+            for key in ("image", "module", "version")
+        },
+        "data-platform": {"QDRANT_IMAGE": data["upstream"]["qdrant"]["image"]},
+    }
+    for name, args in expected.items():
+        text = (images.IMAGES_DIR / name / "Dockerfile").read_text()
+        defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE))
+        for key, value in args.items():
+            assert defaults.get(key) == value, f"images/{name}/Dockerfile: ARG {key}"
+    for name in images.ALL_IMAGES:
+        text = (images.IMAGES_DIR / name / "Dockerfile").read_text()
+        default = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE)).get("DEBIAN_IMAGE")
+        assert default in (None, data["debian"]["online_image"]), name
