@@ -61,7 +61,10 @@ def airgapped() -> bool:
 
 
 def real_docker(env: dict[str, str] | None = None) -> Path:
+    """The docker client itself (never the shim, even when the shim is first on PATH)."""
     env = env if env is not None else env_with_tools()
+    if env.get(kind_docker_shim.REAL_DOCKER_ENV):
+        return Path(env[kind_docker_shim.REAL_DOCKER_ENV])
     found = shutil.which("docker", path=env.get("PATH"))
     if found is None:
         raise ClusterError("no docker client on PATH: run `nox -s integration` or install docker")

@@ -93,6 +93,8 @@ def rewrite(args: list[str], real: str | None = None) -> list[str]:
     for arg in rest[:-1]:
         options.extend(UNPRIVILEGED_EQUIVALENT if arg == "--privileged" else (arg,))
     image = rest[-1]
+    if any(arg.startswith("--entrypoint") for arg in options):
+        return [*head, command, *options, image]  # not kind's node: leave the command alone
     original = image_command(real, image) if real else None
     if not original:
         print(

@@ -7,6 +7,8 @@ with `kind load docker-image`, and every pod uses imagePullPolicy: Never.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 import uuid
 
@@ -14,6 +16,10 @@ import pytest
 from kubernetes import client
 from pytest_helm_charts.k8s.daemon_set import wait_for_daemon_sets_to_run
 from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
+
+from ci import cluster as cluster_mod
+from ci import pins
+from ci.paths import cache_dir
 
 READY_TIMEOUT = 300
 POD_TIMEOUT = 180
@@ -77,7 +83,42 @@ def test_cluster_is_created_with_the_pinned_node_image(kind_cluster):
         assert kind_cluster.image.startswith("aiwfe.local/kind-node:")
 
 
-def test_every_node_is_ready(core_v1):
+def test_shim_is_used_exactly_when_privileged_is_refused(kind_cluster):
+    real = str(cluster_mod.real_docker(kind_cluster.env))
+    probe = [real, "run", "--rm", "--privileged", "--entrypoint", "true", kind_cluster.image]
+    refused = subprocess.run(probe, capture_output=True).returncode != 0
+    assert kind_cluster.shim == refused
+    on_path = subprocess.run(
+        ["sh", "-c", "command -v docker"], env=kind_cluster.env, capture_output=True, text=True
+    ).stdout.strip()
+    shim = str(cache_dir() / "kind-docker-shim" / "docker")
+    assert (on_path == shim) == refused, f"kind's docker is {on_path}"
+
+
+def test_airgapped_node_image_records_what_it_contains(kind_cluster):
+    if not kind_cluster.airgapped:
+        pytest.skip("online: stock kindest/node image")
+    out = subprocess.run(
+        [
+            "docker",
+            "exec",
+            f"{kind_cluster.name}-control-plane",
+            "cat",
+            "/kind/aiwfe-node-image.json",
+        ],
+        env=kind_cluster.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    record = json.loads(out)
+    assert record["image"] == kind_cluster.image
+    assert record["kubernetes"] == pins.kind_node_version()
+    assert record["kind"] == pins.tool("kind").version
+    assert {"containerd", "runc", "containernetworking-plugins"} <= set(record["debian_packages"])
+
+
+def test_every_node_is_ready(core_v1, kind_cluster):
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
         nodes = core_v1.list_node().items
@@ -92,6 +133,8 @@ def test_every_node_is_ready(core_v1):
         time.sleep(3)
     versions = {n.status.node_info.kubelet_version for n in nodes}
     assert all(v.startswith("v1.34.") for v in versions), versions
+    if kind_cluster.airgapped:
+        assert versions == {pins.kind_node_version()}
 
 
 @pytest.mark.parametrize(
