@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ci import kind_docker_shim, pins
+from ci import docker_engine, kind_docker_shim, pins
 from ci.paths import TOOLS_BIN, cache_dir, env_with_tools, logs_dir
 from ci.proc import echo
 
@@ -292,6 +292,8 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     TOOLS_BIN.mkdir(parents=True, exist_ok=True)
+    # As the nox sessions do: an engine that answers, a BuildKit-capable client in .tools/bin.
+    os.environ.update(docker_engine.ensure_engine().extra_env)
     command = argv[0]
     if command == "up":
         cluster = up()
