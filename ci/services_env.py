@@ -407,6 +407,9 @@ class PgBouncer:
             f"default_pool_size = {self.pool_size}\n"
             "max_client_conn = 500\n"
             "max_prepared_statements = 0\n"
+            # Spread transactions over the server connections as under real load (the
+            # default LIFO reuses one connection when idle and hides pooling effects).
+            "server_round_robin = 1\n"
             "ignore_startup_parameters = extra_float_digits\n"
             f"logfile = {pg.workdir}/pgbouncer.log\n"
         )

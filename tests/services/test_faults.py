@@ -200,3 +200,40 @@ def test_duplicate_delivery_runs_once(api: Api, stack: Stack, db) -> None:
     executions = db.fetch("SELECT executions FROM workflow_steps WHERE run_id = $1", run_id)
     assert [r["executions"] for r in executions] == [1, 1]
     assert db.value("SELECT attempts FROM workflow_runs WHERE id = $1", run_id) == 1
+
+
+def test_lost_lease_stops_the_worker_until_it_owns_the_run_again(
+    api: Api, stack: Stack, db
+) -> None:
+    """Fencing: a worker whose run lease vanished (a long GC pause, a Redis failover) does not
+    start another step; the run is picked up again under a fresh lease, nothing runs twice."""
+    import redis
+
+    run = api.post(
+        "/api/v1/workflows",
+        json={
+            "name": "fenced",
+            "steps": [{"type": "wait", "params": {"seconds": 2}}, {"type": "perceive"}],
+            "input": {"text": "Fenced."},
+        },
+    ).json()
+    run_id = uuid.UUID(run["id"])
+    wait_until(
+        lambda: db.value("SELECT count(*) FROM workflow_steps WHERE run_id = $1", run_id),
+        30,
+        "the first step to start",
+    )
+    env = stack.env
+    client = redis.Redis(
+        host=env["AIWFE_REDIS_HOST"],
+        port=int(env["AIWFE_REDIS_PORT"]),
+        password=env["AIWFE_REDIS_PASSWORD"],
+        db=int(env["AIWFE_REDIS_DB"]),
+    )
+    assert client.delete(f"aiwfe:lease:run:{run_id}") == 1
+    final = wait_for_run(api, run["id"], timeout=60)
+    assert final["status"] == "succeeded"
+    kinds = [r["type"] for r in db.fetch("SELECT type FROM run_events WHERE run_id = $1", run_id)]
+    assert kinds.count("resumed") == 1 and kinds.count("completed") == 1
+    rows = db.fetch("SELECT executions FROM workflow_steps WHERE run_id = $1 ORDER BY idx", run_id)
+    assert [r["executions"] for r in rows] == [1, 1]

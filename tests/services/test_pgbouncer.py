@@ -95,7 +95,7 @@ def test_statement_caching_behind_pgbouncer(bouncer: dict[str, str], engine_kind
             engine = create_async_engine(settings.database_url(), pool_size=8, max_overflow=0)
 
         async def one(i: int) -> None:
-            for _ in range(5):
+            for _ in range(10):
                 async with engine.connect() as conn:
                     value = await conn.scalar(text("SELECT CAST(:i AS int) + 1"), {"i": i})
                     assert value == i + 1

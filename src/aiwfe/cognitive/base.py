@@ -35,7 +35,10 @@ class Transport(ABC):
     """How a caller reaches a module: in-process or over HTTP."""
 
     @abstractmethod
-    async def call(self, module: str, op: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+    async def call(
+        self, module: str, op: str, payload: dict[str, Any], *, http_timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Run `module.op(payload)`; `http_timeout` overrides the HTTP transport's read timeout."""
 
     async def close(self) -> None:
         return None

@@ -25,12 +25,19 @@ class HttpTransport(Transport):
     def from_settings(cls, settings: Settings) -> HttpTransport:
         return cls({m: settings.module_url(m) for m in MODULES}, settings.cognitive_timeout)
 
-    async def call(self, module: str, op: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self, module: str, op: str, payload: dict[str, Any], *, http_timeout: float | None = None
+    ) -> dict[str, Any]:
         if module not in self.urls:
             raise CognitiveError(404, f"unknown module {module!r}")
         url = f"{self.urls[module]}/v1/{module}/{op}"
+        extra: dict[str, Any] = {}
+        if http_timeout is not None:
+            extra["timeout"] = httpx.Timeout(http_timeout, connect=5.0)
         try:
-            response = await self.client.post(url, json=payload, headers=outgoing_headers())
+            response = await self.client.post(
+                url, json=payload, headers=outgoing_headers(), **extra
+            )
         except httpx.TimeoutException as exc:
             raise CognitiveError(504, f"cognitive module {module} timed out") from exc
         except httpx.TransportError as exc:
@@ -57,13 +64,15 @@ class LocalTransport(Transport):
     def host(self, module: Module) -> None:
         self.modules[module.name] = module
 
-    async def call(self, module: str, op: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self, module: str, op: str, payload: dict[str, Any], *, http_timeout: float | None = None
+    ) -> dict[str, Any]:
         local = self.modules.get(module)
         if local is not None:
             return await local.handle(op, payload)
         if self.remote is None:
             raise CognitiveError(404, f"module {module!r} is not hosted here")
-        return await self.remote.call(module, op, payload)
+        return await self.remote.call(module, op, payload, http_timeout=http_timeout)
 
     async def close(self) -> None:
         if self.remote is not None:

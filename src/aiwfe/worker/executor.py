@@ -48,6 +48,10 @@ class Busy(Exception):
     """Another delivery of this run holds the lease: try again later."""
 
 
+class LeaseLost(Busy):
+    """The lease expired under us (a long pause): stop, another delivery may own the run."""
+
+
 class Transient(Exception):
     """A dependency is down; the run is intact and the task should be retried."""
 
@@ -97,7 +101,7 @@ class RunExecutor:
             raise Busy(str(run_id))
         renew = asyncio.create_task(self._renew(lease))
         try:
-            outcome = await self._run(run_id)
+            outcome = await self._run(run_id, lease)
             RUNS.labels(outcome.status).inc()
             return outcome
         except Transient:
@@ -119,7 +123,7 @@ class RunExecutor:
             except Exception:
                 log.warning("lease renewal failed", lease=lease.name)
 
-    async def _run(self, run_id: uuid.UUID) -> Outcome:
+    async def _run(self, run_id: uuid.UUID, lease: Lock) -> Outcome:
         async with self.sessions() as session, session.begin():
             run = await session.scalar(
                 select(WorkflowRun).where(WorkflowRun.id == run_id).with_for_update()
@@ -147,6 +151,8 @@ class RunExecutor:
 
         outputs: list[dict[str, Any]] = []
         for idx, step in enumerate(steps):
+            if not await lease.owned():  # fencing: never start a step without the lease
+                raise LeaseLost(str(run_id))
             async with self.sessions() as session:
                 status = await session.scalar(
                     select(WorkflowRun.status).where(WorkflowRun.id == run_id)
@@ -185,6 +191,8 @@ class RunExecutor:
                 )
                 await _event(session, run_id, "step_started", idx=idx, type=step["type"])
             await self.publish(run_id, "step_started")
+            timeout_s = float(step.get("timeout_s", 60.0))
+            retries = int(step.get("retries", 2))
             try:
                 result = await self.cognitive.call(
                     "coordination",
@@ -193,9 +201,11 @@ class RunExecutor:
                         "type": step["type"],
                         "params": step.get("params", {}),
                         "input": run_input,
-                        "timeout_s": step.get("timeout_s", 60.0),
-                        "retries": step.get("retries", 2),
+                        "timeout_s": timeout_s,
+                        "retries": retries,
                     },
+                    # every attempt, the backoffs between them (0.5 s doubling), and a margin
+                    http_timeout=timeout_s * (retries + 1) + 0.5 * (2**retries - 1) + 10,
                 )
             except CognitiveError as exc:
                 STEPS.labels(step["type"], "error").inc()

@@ -79,7 +79,8 @@ class CoordinationModule(Module):
             attempt += 1
             try:
                 output = await asyncio.wait_for(
-                    self.transport.call(module, op, payload), timeout=request.timeout_s
+                    self.transport.call(module, op, payload, http_timeout=request.timeout_s + 5),
+                    timeout=request.timeout_s,
                 )
                 break
             except TimeoutError as exc:
