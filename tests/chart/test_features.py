@@ -157,6 +157,8 @@ def test_downgrade_path():
 def test_helm_test_hook_logs_in_through_the_gateway():
     pod = by_name(render(), "Pod", "aiwfe-smoke-test")
     assert hook_events(pod) == {"test"}
+    # kept after success so `helm test --logs` can read it; replaced by the next test run
+    assert pod["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation"
     c = pod["spec"]["containers"][0]
     assert c["command"] == ["aiwfe-smoke", "--url", "http://aiwfe-api-gateway:8080"]
     env = {e["name"]: e for e in c["env"]}
