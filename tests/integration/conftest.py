@@ -35,12 +35,31 @@ from ci.nodeimage import build as nodeimage
 TEST_IMAGE_REPO = "aiwfe.local/kind-smoke"
 
 
+_CLUSTERS: list[cluster_mod.Cluster] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line per cluster the session used: mode, shim, image and creation time."""
+    for cluster in _CLUSTERS:
+        created = (
+            f"created in {cluster.created_seconds:.0f}s"
+            if cluster.created_seconds is not None
+            else "reused"
+        )
+        mode = "air-gapped" if cluster.airgapped else "online"
+        shim = "docker shim" if cluster.shim else "plain docker"
+        terminalreporter.write_line(
+            f"kind cluster {cluster.name}: {mode}, {shim}, {cluster.image}, {created}"
+        )
+
+
 @pytest.fixture(scope="session")
 def kind_cluster() -> Iterator[cluster_mod.Cluster]:
     try:
         cluster = cluster_mod.up()
     except cluster_mod.ClusterError as exc:
         pytest.fail(f"kind cluster could not be brought up: {exc}", pytrace=False)
+    _CLUSTERS.append(cluster)
     yield cluster
     if os.environ.get("AIWFE_CLUSTER_TEARDOWN") == "1":
         cluster_mod.down(cluster.name)
