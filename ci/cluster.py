@@ -155,6 +155,12 @@ def kind_config(image_is_airgapped: bool, shim: bool) -> str:
         "apiVersion: kind.x-k8s.io/v1alpha4",
         "nodes:",
         "- role: control-plane",
+        # The gateway's NodePort, published on the host's loopback only: `nox -s up` prints
+        # http://127.0.0.1:30080 and the integration suite sends its load there.
+        "  extraPortMappings:",
+        f"  - containerPort: {GATEWAY_NODE_PORT}",
+        f"    hostPort: {GATEWAY_NODE_PORT}",
+        '    listenAddress: "127.0.0.1"',
     ]
     if image_is_airgapped:
         from ci.nodeimage.build import Plan
@@ -227,6 +233,17 @@ def api_answers(name: str, env: dict[str, str]) -> bool:
     return proc.returncode == 0
 
 
+def gateway_port_published(name: str, env: dict[str, str]) -> bool:
+    """Whether the node publishes the gateway's NodePort (clusters made before it did not)."""
+    proc = subprocess.run(
+        ["docker", "port", f"{name}-control-plane", f"{GATEWAY_NODE_PORT}/tcp"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return proc.returncode == 0 and f"127.0.0.1:{GATEWAY_NODE_PORT}" in proc.stdout
+
+
 def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
     """Create the cluster, or reuse it when it runs the wanted image and its API answers."""
     env = base_env(env)
@@ -238,12 +255,12 @@ def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
     cluster = Cluster(name, kubeconfig, image, offline, use_shim, env)
     if name in existing_clusters(env):
         running = node_container_image(name, env)
-        if running == image:
+        if running == image and gateway_port_published(name, env):
             cluster.kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig))
             if api_answers(name, env):
                 echo(f"reusing kind cluster {name!r} ({image})")
                 return cluster
-        echo(f"kind cluster {name!r} is stale (image {running}); recreating it")
+        echo(f"kind cluster {name!r} is stale (image {running}, or no gateway port); recreating")
         cluster.kind("delete", "cluster", "--name", name)
     log = logs_dir() / f"kind-create-{name}.log"
     cmd = [kind_binary(env), "create", "cluster", "--name", name, "--image", image]
