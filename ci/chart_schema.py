@@ -168,6 +168,7 @@ def first_party(extra: dict[str, Schema] | None = None, *, keda: bool = False) -
         **SCHEDULING,
         **resources_of(),
         "replicaCount": i(0),
+        "preStopSleepSeconds": i(0, 120),
         "logLevel": {"enum": ["", "debug", "info", "warning", "error", "critical"]},
         "probes": obj({"startup": PROBE, "readiness": PROBE, "liveness": PROBE}),
         "service": SERVICE,

@@ -69,6 +69,27 @@ def test_long_running_containers_have_probes(profile, sets):
             assert "lifecycle" not in c or "postStart" not in c["lifecycle"], name
 
 
+@pytest.mark.parametrize("component", ["api-gateway", "cognitive-services", "config-manager"])
+def test_http_services_drain_before_they_stop(component):
+    """A preStop sleep keeps a stopping pod serving until it has left the Service's endpoints,
+    inside its grace period: rolling updates fail no request (tests/integration checks it)."""
+    obj = next(
+        o
+        for o in render()
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == f"aiwfe-{component}"
+    )
+    spec = pod_spec(obj)
+    sleep = spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 0 < sleep < spec["terminationGracePeriodSeconds"]
+    off = render("default", (f"{component}.preStopSleepSeconds=0",))
+    obj = next(
+        o
+        for o in off
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == f"aiwfe-{component}"
+    )
+    assert "lifecycle" not in pod_spec(obj)["containers"][0]
+
+
 @pytest.mark.parametrize(("profile", "sets"), VARIANTS)
 def test_pod_security_restricted(profile, sets):
     for obj in pods(profile, sets):

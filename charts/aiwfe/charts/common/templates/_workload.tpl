@@ -129,6 +129,14 @@ spec:
             {{- toYaml $v.probes.readiness | nindent 12 }}
           livenessProbe:
             {{- toYaml $v.probes.liveness | nindent 12 }}
+          {{- if $v.preStopSleepSeconds }}
+          lifecycle:
+            # Keep serving while the pod leaves the Service's endpoints (kube-proxy and ingress
+            # controllers learn it a moment later): a rolling update then fails no request.
+            preStop:
+              sleep:
+                seconds: {{ $v.preStopSleepSeconds }}
+          {{- end }}
           resources:
             {{- include "common.resources" (dict "resources" $v.resources "preset" $v.resourcesPreset "key" $ctx.Chart.Name) | nindent 12 }}
           securityContext:
