@@ -71,7 +71,7 @@ schema = schemathesis.pytest.from_fixture("gateway_schema")
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
