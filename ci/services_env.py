@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -530,7 +531,7 @@ def main(argv: list[str]) -> int:
     if command == "run":
         services = start()
         for key, value in services.env().items():
-            print(f"export {key}={value!r}")
+            print(f"export {key}={shlex.quote(value)}", flush=True)
         try:
             signal.pause()
         except KeyboardInterrupt:
