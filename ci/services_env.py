@@ -532,6 +532,12 @@ def main(argv: list[str]) -> int:
         services = start()
         for key, value in services.env().items():
             print(f"export {key}={shlex.quote(value)}", flush=True)
+
+        def interrupted(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupted)
+        signal.signal(signal.SIGINT, interrupted)  # also when started in the background
         try:
             signal.pause()
         except KeyboardInterrupt:
