@@ -25,6 +25,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -399,18 +401,48 @@ def source_build_timeout() -> float:
     return float(os.environ.get("AIWFE_SOURCE_BUILD_TIMEOUT", "5400"))
 
 
-def build_sources(docker: Path, build: Build) -> dict[str, float]:
-    """Air-gapped: build each program's from-source stage first. A stage that fails or runs
-    out of time is switched to its `<part>-unavailable` stage and recorded with the reason, so
-    the image still builds with everything else (and says what it lacks)."""
-    seconds: dict[str, float] = {}
-    for part, stage in list(build.source_parts.items()):
+def source_jobs() -> int:
+    return max(1, int(os.environ.get("AIWFE_SOURCE_BUILD_JOBS", "3")))
+
+
+def build_sources(docker: Path, builds: list[Build]) -> Callable[[], dict[str, dict[str, float]]]:
+    """Start the source builds in the background; returns a function that waits for them
+    and returns {image: {part: seconds}}.
+
+    Air-gapped: build every program's from-source stage first, several at once (they are
+    independent and mostly waiting on one another's compilers). A stage that fails or runs out
+    of time is switched to its `<part>-unavailable` stage and recorded with the reason, so its
+    image still builds with everything else and says what it lacks."""
+    jobs = [(build, part, stage) for build in builds for part, stage in build.source_parts.items()]
+    if not jobs:
+        return dict
+
+    def one(job: tuple[Build, str, str]) -> tuple[int, float, Path]:
+        build, part, stage = job
         log = logs_dir() / f"image-{build.name}-{part}.log"
         echo(f"building {part} from source for {build.name} (stage {stage}; log: {log})")
         code, took = docker_build(
             docker, build, log, ["--target", stage], timeout=source_build_timeout()
         )
-        seconds[part] = took
+        echo(f"{part}: {'built' if code == 0 else 'FAILED'} from source in {took:.0f}s")
+        return code, took, log
+
+    pool = ThreadPoolExecutor(max_workers=source_jobs())
+    futures = [pool.submit(one, job) for job in jobs]
+    pool.shutdown(wait=False)
+
+    def collect() -> dict[str, dict[str, float]]:
+        return _apply_source_outcomes(jobs, [f.result() for f in futures])
+
+    return collect
+
+
+def _apply_source_outcomes(
+    jobs: list[tuple[Build, str, str]], outcomes: list[tuple[int, float, Path]]
+) -> dict[str, dict[str, float]]:
+    seconds: dict[str, dict[str, float]] = {}
+    for (build, part, _stage), (code, took, log) in zip(jobs, outcomes, strict=True):
+        seconds.setdefault(build.name, {})[part] = took
         if code == 0:
             continue
         arg = next(p.build_arg for p in parts() if p.name == part)
@@ -424,9 +456,11 @@ def build_sources(docker: Path, build: Build) -> dict[str, float]:
     return seconds
 
 
-def build_one(docker: Path, build: Build, mode: str) -> dict:
+def build_one(
+    docker: Path, build: Build, mode: str, source_seconds: dict[str, float] | None = None
+) -> dict:
     started = time.monotonic()
-    source_seconds = build_sources(docker, build) if build.source_parts else {}
+    source_seconds = source_seconds or {}
     log = logs_dir() / f"image-{build.name}.log"
     echo(f"building {build.tag} ({mode}; log: {log})")
     extra = ["-t", build.tag, "--label", f"io.aiwfe.source-mode={mode}"]
@@ -443,7 +477,7 @@ def build_one(docker: Path, build: Build, mode: str) -> dict:
         "log": str(log),
         "missing_parts": build.missing_parts,
         "built_from_source": sorted(build.source_parts),
-        "source_seconds": source_seconds,
+        "source_seconds": source_seconds,  # wall time of each source stage (run in parallel)
         "build_args": build.args,
     }
     if code == 0:
@@ -469,6 +503,16 @@ def human_size(size: int | None) -> str:
     return "-" if size is None else f"{size / 1e6:.0f} MB"
 
 
+def build_time(item: dict) -> str:
+    if item.get("seconds") is None:
+        return "-"
+    text = f"{item['seconds']:.0f}s"
+    sources = item.get("source_seconds") or {}
+    if sources:
+        text += " + source " + ", ".join(f"{p} {s:.0f}s" for p, s in sorted(sources.items()))
+    return text
+
+
 def table(results: list[dict], mode: str, reason: str) -> str:
     rows = [("image", "status", "size", "build time", "source mode")]
     for item in results:
@@ -477,7 +521,7 @@ def table(results: list[dict], mode: str, reason: str) -> str:
                 item["image"],
                 item["status"],
                 human_size(item.get("size_bytes")),
-                f"{item['seconds']:.0f}s" if item.get("seconds") is not None else "-",
+                build_time(item),
                 "online" if item["mode"] == "online" else "air-gapped",
             )
         )
@@ -531,9 +575,14 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
     builds = plan(mode, base_image, [n for n in names if n != "python-base"])
     if any(b.name == "python-base" for b in builds):
         stage_python_context()
+    # Source builds (Go, cgo) run in the background while the images without any build;
+    # the images that use them are built once they are done.
+    waiting = [b for b in builds if b.source_parts]
+    ready = [b for b in builds if not b.source_parts]
+    wait_for_sources = build_sources(docker, waiting)
     results = []
     failed_base = False
-    for build in builds:
+    for build in ready:
         if failed_base and build.name in FIRST_PARTY:
             results.append(
                 {
@@ -551,6 +600,11 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
         results.append(result)
         if build.name == "python-base" and result["status"] != "built":
             failed_base = True
+    source_seconds = wait_for_sources()
+    for build in waiting:
+        results.append(build_one(docker, build, mode, source_seconds.get(build.name)))
+    order = {name: i for i, name in enumerate(("python-base", *ALL_IMAGES))}
+    results.sort(key=lambda item: order[item["name"]])
     total = round(time.monotonic() - started, 1)
     report = {
         "mode": mode,
