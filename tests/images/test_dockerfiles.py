@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -145,3 +146,33 @@ def test_dockerfile_defaults_match_the_pins():
         text = (images.IMAGES_DIR / name / "Dockerfile").read_text()
         default = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE)).get("DEBIAN_IMAGE")
         assert default in (None, data["debian"]["online_image"]), name
+
+
+def test_a_failed_source_build_switches_its_part_off_with_the_reason(tmp_path):
+    build = next(b for b in images.plan("airgap", "base:x", []) if b.name == "observability")
+    log = tmp_path / "loki.log"
+    log.write_text("#7 12.3 go: downloading x\n#7 99.0 cmd/loki/main.go:3: error: undefined: Foo\n")
+    ok = tmp_path / "jaeger.log"
+    ok.write_text("done\n")
+    jobs = [(build, "loki", "loki-from-source"), (build, "jaeger", "jaeger-from-source")]
+    seconds = images._apply_source_outcomes(jobs, [(1, 99.0, log), (0, 50.0, ok)])
+    assert seconds == {"observability": {"loki": 99.0, "jaeger": 50.0}}
+    assert build.args["LOKI_IMAGE"] == "loki-unavailable"
+    assert build.args["JAEGER_IMAGE"] == "jaeger-from-source"
+    assert "undefined: Foo" in build.missing_parts["loki"]
+    assert "loki" not in build.source_parts and "jaeger" in build.source_parts
+    timed_out = next(b for b in images.plan("airgap", "base:x", []) if b.name == "ai-inference")
+    images._apply_source_outcomes([(timed_out, "ollama", "ollama-from-source")], [(124, 1, ok)])
+    assert "did not finish in time" in timed_out.missing_parts["ollama"]
+
+
+def test_partial_builds_keep_the_other_images_in_the_report(tmp_path, monkeypatch):
+    report = tmp_path / "report.json"
+    monkeypatch.setattr(images, "REPORT", report)
+    first = {"mode": "airgap", "images": [{"name": "data-platform", "status": "built"}]}
+    report.write_text(json.dumps(first))
+    second = {"mode": "airgap", "images": [{"name": "api-gateway", "status": "built"}]}
+    merged = images.merge_report(second)
+    assert [i["name"] for i in merged["images"]] == ["api-gateway", "data-platform"]
+    other_mode = {"mode": "online", "images": [{"name": "api-gateway", "status": "built"}]}
+    assert images.merge_report(other_mode) == other_mode
