@@ -167,3 +167,42 @@ def test_mounted_file_change_is_picked_up(config_url: str, config_file) -> None:
     finally:
         config_file.write_text(original)
     assert httpx.get(f"{config_url}/v1/config/worker").json()["config"]["max_steps"] == 50
+
+
+def test_flags_through_the_gateway(api: Api, stack: Stack, db, config_url: str) -> None:
+    """The web UI's flag page: list with sources, admins set flags, others may only read."""
+    from aiwfe.core.auth import hash_password
+
+    listed = api.get("/api/v1/flags")
+    assert listed.status_code == 200
+    flags = {f["key"]: f for f in listed.json()["flags"]}
+    assert flags["fast_recall"] == {"key": "fast_recall", "value": True, "source": "file"}
+
+    name = f"ui_flag_{uuid.uuid4().hex[:6]}"
+    try:
+        put = api.put(f"/api/v1/flags/{name}", json={"value": True})
+        assert put.status_code == 200 and put.json()["value"] is True
+        after = {f["key"]: f for f in api.get("/api/v1/flags").json()["flags"]}
+        assert after[name] == {"key": name, "value": True, "source": "override"}
+        refused = api.put("/api/v1/flags/api_token", json={"value": "x"})
+        assert refused.status_code == 400 and "secret" in refused.json()["detail"]
+        assert api.put(f"/api/v1/flags/{name}", json={"nope": 1}).status_code == 422
+
+        username = f"viewer-{uuid.uuid4().hex[:6]}"
+        db.execute(
+            "INSERT INTO users (id, username, password_hash, is_admin, is_active) "
+            "VALUES ($1, $2, $3, false, true)",
+            uuid.uuid4(),
+            username,
+            hash_password("viewer password"),
+        )
+        with Api(base_url=stack.gateway, timeout=30) as viewer:
+            viewer.login(username, "viewer password")
+            assert viewer.get("/api/v1/flags").status_code == 200
+            forbidden = viewer.put(f"/api/v1/flags/{name}", json={"value": False})
+            assert forbidden.status_code == 403 and "admin" in forbidden.json()["detail"]
+            # and a viewer sees only their own runs
+            assert viewer.get("/api/v1/workflows").json()["total"] == 0
+    finally:
+        headers = {"Authorization": api.headers["Authorization"]}
+        httpx.delete(f"{config_url}/v1/config/flags/{name}", headers=headers)

@@ -1,7 +1,7 @@
 """Schemathesis over the gateway's OpenAPI spec: generated requests never get a 500.
 
-Runs against its own gateway process, database and Redis database, with no worker, so the
-workflows it creates stay queued instead of flooding the worker the other tests use.
+Runs against its own gateway and config-manager processes, database and Redis database, with
+no worker, so what it creates (queued workflows, flags) never reaches the other tests.
 """
 
 from __future__ import annotations
@@ -26,27 +26,38 @@ def fuzz_gateway(stack: Stack, db) -> Iterator[Proc]:
     db.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     db.execute(f'CREATE DATABASE "{database}"')
     db.execute("CREATE EXTENSION IF NOT EXISTS vector", database=database)
-    port = free_port()
+    port, config_port = free_port(), free_port()
     env = {
         **stack.env,
         **stack.cognitive_env,
         "AIWFE_DB_NAME": database,
         "AIWFE_REDIS_DB": "2",
-        "AIWFE_PORT": str(port),
         "AIWFE_LOGIN_RATE_LIMIT": "1000000",
+        # and its own config-manager: fuzzed flag changes stay in the fuzz database
+        "AIWFE_CONFIG_URL": f"http://127.0.0.1:{config_port}",
     }
     migrated = migrate(env, "upgrade")
     assert migrated.returncode == 0, migrated.stderr
+    config = Proc(
+        "config-fuzz",
+        [script("aiwfe-config")],
+        {**env, "AIWFE_PORT": str(config_port)},
+        stack.logdir / "fuzz-config.log",
+        config_port,
+        "/health",
+    ).start(wait=False)
     proc = Proc(
         "gateway-fuzz",
         [script("aiwfe-gateway")],
-        env,
+        {**env, "AIWFE_PORT": str(port)},
         stack.logdir / "fuzz-gateway.log",
         port,
         "/api/health",
     ).start()
+    config.wait_healthy(120)
     yield proc
     proc.stop()
+    config.stop()
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def flags(response: Response) -> Any:
         snapshot = await store().snapshot(FLAGS)
         response.headers["ETag"] = snapshot["etag"]
-        return {"version": snapshot["version"], "flags": snapshot["flags"]}
+        overridden = set(snapshot["overridden"]["flags"])
+        return {
+            "version": snapshot["version"],
+            "flags": snapshot["flags"],
+            "sources": {k: "override" if k in overridden else "file" for k in snapshot["flags"]},
+        }
 
     @app.get("/v1/services")
     async def services() -> Any:

@@ -103,8 +103,10 @@ class ConfigStore:
             ).all()
         config = dict((view.data.get("components") or {}).get(component) or {})
         flags = dict(view.data.get("flags") or {})
+        overridden: dict[str, list[str]] = {"config": [], "flags": []}
         for row in rows:
             (flags if row.component == FLAGS else config)[row.key] = row.value
+            overridden["flags" if row.component == FLAGS else "config"].append(row.key)
         return {
             "component": component,
             "version": version,
@@ -112,6 +114,7 @@ class ConfigStore:
             "etag": self.etag(version),
             "config": redact(config),
             "flags": redact(flags),
+            "overridden": {k: sorted(v) for k, v in overridden.items()},
         }
 
     def services(self) -> dict[str, Any]:

@@ -4,11 +4,12 @@ import asyncio
 import json
 import uuid
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
+import httpx
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -45,6 +46,8 @@ from aiwfe.core.web import DatabaseUnavailable, install_common, unavailable
 from aiwfe.core.workflow import WorkflowSpec
 from aiwfe.gateway.limits import BodySizeLimitMiddleware
 from aiwfe.gateway.schemas import (
+    FlagList,
+    FlagValue,
     LoginRequest,
     Me,
     Problem,
@@ -56,7 +59,7 @@ from aiwfe.gateway.schemas import (
 )
 
 log = structlog.get_logger("aiwfe.gateway")
-DEFAULT_STATIC = Path(__file__).parent / "static"
+DEFAULT_STATIC = FilePath(__file__).parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "missing, invalid or expired token"},
     422: {"model": Problem, "description": "invalid request"},
@@ -67,7 +70,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     jwt_secret = settings.require_jwt_secret()
-    static_dir = Path(settings.static_dir) if settings.static_dir else DEFAULT_STATIC
+    static_dir = FilePath(settings.static_dir) if settings.static_dir else DEFAULT_STATIC
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -77,6 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["redis"] = async_client(settings)
         state["cognitive"] = HttpTransport.from_settings(settings)
         state["config"] = ConfigClient(settings.config_url or "http://unused", "gateway")
+        state["config_http"] = httpx.AsyncClient(
+            base_url=(settings.config_url or "http://unused").rstrip("/"),
+            timeout=httpx.Timeout(10.0, connect=3.0),
+        )
         stop = asyncio.Event()
         watcher = None
         if settings.config_url:
@@ -90,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if watcher is not None:
                 watcher.cancel()
             await state["config"].close()
+            await state["config_http"].aclose()
             await state["cognitive"].close()
             await state["redis"].aclose()
             await state["engine"].dispose()
@@ -521,6 +529,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subject: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
     ) -> Any:
         return await forward("learning", "stats", StatsRequest(subject=subject))
+
+    # ---- feature flags (config-manager) ----------------------------------------------------
+
+    async def config_manager(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await state["config_http"].request(
+                method, path, headers={**outgoing_headers(), **kwargs.pop("headers", {})}, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            raise HTTPException(503, f"config-manager unreachable: {type(exc).__name__}") from exc
+
+    @app.get("/api/v1/flags", tags=["flags"], response_model=FlagList, responses=ERRORS)
+    async def list_flags(_: Caller) -> Any:
+        """Feature flags: the chart's values, with runtime overrides from config-manager."""
+        response = await config_manager("GET", "/v1/flags")
+        if response.status_code != 200:
+            raise HTTPException(502, f"config-manager answered {response.status_code}")
+        body = response.json()
+        return {
+            "version": body["version"],
+            "flags": [
+                {"key": key, "value": value, "source": body.get("sources", {}).get(key, "file")}
+                for key, value in sorted(body["flags"].items())
+            ],
+        }
+
+    @app.put(
+        "/api/v1/flags/{name}",
+        tags=["flags"],
+        responses={**ERRORS, 400: {"model": Problem}, 403: {"model": Problem}},
+    )
+    async def set_flag(
+        name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,128}$")],
+        body: FlagValue,
+        request: Request,
+        caller: Caller,
+    ) -> Any:
+        """Set a flag (admins). Services watching config-manager see it within seconds."""
+        if not caller.is_admin:
+            raise HTTPException(403, "changing feature flags needs an admin")
+        response = await config_manager(
+            "PUT",
+            f"/v1/flags/{name}",
+            json=body.model_dump(mode="json"),
+            headers={"Authorization": request.headers.get("authorization", "")},
+        )
+        if response.status_code >= 500:
+            raise HTTPException(502, f"config-manager answered {response.status_code}")
+        return JSONResponse(response.json(), status_code=response.status_code)
 
     # ---- static web UI -------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from aiwfe.core.validation import StrictModel
 
@@ -66,3 +66,18 @@ class RunPage(BaseModel):
 
 class Problem(BaseModel):
     detail: Any
+
+
+class FlagValue(StrictModel):
+    value: JsonValue
+
+
+class Flag(BaseModel):
+    key: str
+    value: Any
+    source: str  # "file" (the chart's ConfigMap) or "override" (set at runtime)
+
+
+class FlagList(BaseModel):
+    version: int
+    flags: list[Flag]
