@@ -146,9 +146,27 @@ def summarise_gateway(raw: dict[str, Any]) -> dict[str, Any]:
     gateway = [r["throughput_rps"] for r in raw["reps"]["gateway"]]
     bare = [r["throughput_rps"] for r in raw["reps"]["bare"]]
     paired = paired_ratios(gateway, bare)
+    out: dict[str, Any] = {}
+    if all(r.get("usage") for name in ("gateway", "bare") for r in raw["reps"][name]):
+        # CPU the server process used per request: unlike throughput, it hardly depends on
+        # how much of the host the server got, so it stays meaningful on a busy machine.
+        cpu = {
+            name: [
+                r["usage"]["cpu_seconds"] * 1000 / max(1, r.get("complete", 0))
+                for r in raw["reps"][name]
+            ]
+            for name in ("gateway", "bare")
+        }
+        out = {
+            "gateway_cpu_ms_per_request": spread(cpu["gateway"]),
+            "bare_cpu_ms_per_request": spread(cpu["bare"]),
+            # bare CPU / gateway CPU: the throughput ratio when both are CPU-bound alone.
+            "cpu_normalised_throughput_ratio": paired_ratios(cpu["bare"], cpu["gateway"])["ratio"],
+        }
     return {
         "health_throughput_ratio": paired["ratio"],
         "ratio_detail": paired,
+        **out,
         "gateway_rps": spread(gateway),
         "bare_rps": spread(bare),
         "gateway_p50_ms": spread([r.get("p50_ms", 0.0) for r in raw["reps"]["gateway"]]),
@@ -307,6 +325,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"| throughput (req/s) | {_fmt(gw['gateway_rps'], 0)} | {_fmt(gw['bare_rps'], 0)} "
             f"| {gw['health_throughput_ratio']:.2f} | >= 0.8 | {_mark(v)} |",
             f"| p50 (ms) | {_fmt(gw['gateway_p50_ms'], 2)} | {_fmt(gw['bare_p50_ms'], 2)} | | | |",
+            *(
+                [
+                    f"| server CPU per request (ms) | "
+                    f"{_fmt(gw['gateway_cpu_ms_per_request'], 3)} | "
+                    f"{_fmt(gw['bare_cpu_ms_per_request'], 3)} | "
+                    f"{gw['cpu_normalised_throughput_ratio']:.2f} (bare / gateway) | | |"
+                ]
+                if "cpu_normalised_throughput_ratio" in gw
+                else []
+            ),
             "",
         ]
     render = results.get("render", {})
