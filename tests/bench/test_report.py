@@ -66,10 +66,24 @@ def gateway_raw() -> dict[str, Any]:
         "concurrency": 10,
         "reps": {
             "gateway": [
-                {"throughput_rps": r, "p50_ms": 5.0, "tool": "ab"} for r in (900, 950, 800)
+                {
+                    "throughput_rps": r,
+                    "p50_ms": 5.0,
+                    "tool": "ab",
+                    "complete": 1000,
+                    "usage": {"cpu_seconds": cpu},
+                }
+                for r, cpu in ((900, 0.5), (950, 0.4), (800, 0.6))
             ],
             "bare": [
-                {"throughput_rps": r, "p50_ms": 4.0, "tool": "ab"} for r in (1000, 1200, 1100)
+                {
+                    "throughput_rps": r,
+                    "p50_ms": 4.0,
+                    "tool": "ab",
+                    "complete": 1000,
+                    "usage": {"cpu_seconds": cpu},
+                }
+                for r, cpu in ((1000, 0.2), (1200, 0.3), (1100, 0.25))
             ],
         },
     }
@@ -108,6 +122,9 @@ def test_unequal_repetitions_are_refused() -> None:
 def test_gateway_ratio_and_verdicts() -> None:
     res = results()
     assert res["gateway"]["health_throughput_ratio"] == pytest.approx(900 / 1100, abs=1e-4)
+    # CPU per request: gateway median 0.5 ms, bare 0.25 ms -> CPU-bound throughput ratio 0.5
+    assert res["gateway"]["gateway_cpu_ms_per_request"]["median"] == pytest.approx(0.5)
+    assert res["gateway"]["cpu_normalised_throughput_ratio"] == pytest.approx(0.5)
     checks = res["verdicts"]
     assert checks["topology.p50_ratio"]["met"]  # 0.5 <= 0.5
     assert not checks["topology.p99_ratio"]["met"]  # 0.66 > 0.6
