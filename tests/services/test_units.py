@@ -302,3 +302,93 @@ def test_unavailable_reasons_are_told_apart_from_failures() -> None:
     assert "backing service" in unavailable_reason(ConnectionError("ollama down"))
     assert unavailable_reason(ValueError("bug")) is None
     assert unavailable_reason(KeyError("bug")) is None
+
+
+# ---- coordination -------------------------------------------------------------------------
+
+
+class ScriptedTransport:
+    """A Transport whose answers are scripted: errors to raise, delays, then a result."""
+
+    def __init__(self, script: list) -> None:
+        self.script = list(script)
+        self.calls: list[tuple[str, str, dict]] = []
+
+    async def call(self, module, op, payload, *, http_timeout=None):
+        self.calls.append((module, op, payload))
+        item = self.script.pop(0)
+        if isinstance(item, float):
+            await asyncio.sleep(item)
+            return {"slow": True}
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    async def close(self) -> None:
+        return None
+
+
+def coordination(script: list):
+    from aiwfe.cognitive.engine import Engine
+
+    engine = Engine(Settings(llm_provider="local"))
+    module = engine.modules["coordination"]
+    transport = ScriptedTransport(script)
+    module.transport = transport
+    return module, transport
+
+
+def test_step_retries_transient_errors_with_backoff() -> None:
+    from aiwfe.cognitive.base import CognitiveError
+
+    module, transport = coordination(
+        [CognitiveError(503, "down"), CognitiveError(502, "bad gw"), {"ok": 1}]
+    )
+    result = asyncio.run(
+        module.handle(
+            "execute_step",
+            {
+                "type": "recall",
+                "params": {"query": "q"},
+                "input": {"namespace": "ns", "text": "t"},
+                "retries": 2,
+                "backoff_s": 0.01,
+            },
+        )
+    )
+    assert result["attempts"] == 3 and result["output"] == {"ok": 1}
+    # params win over the run input; input fills in only fields the operation has
+    assert transport.calls[0] == ("memory", "recall", {"namespace": "ns", "query": "q"})
+
+
+def test_step_gives_up_and_does_not_retry_refusals() -> None:
+    from aiwfe.cognitive.base import CognitiveError
+
+    module, _ = coordination([CognitiveError(503, "down")] * 2)
+    with pytest.raises(CognitiveError) as err:
+        asyncio.run(
+            module.handle(
+                "execute_step",
+                {"type": "perceive", "retries": 1, "backoff_s": 0, "input": {"text": "x"}},
+            )
+        )
+    assert err.value.status == 503
+    module, transport = coordination([CognitiveError(422, "bad"), {"never": 1}])
+    with pytest.raises(CognitiveError) as err:
+        asyncio.run(module.handle("execute_step", {"type": "perceive", "retries": 3}))
+    assert err.value.status == 422 and len(transport.calls) == 1
+
+
+def test_step_timeout_is_a_504_after_retries() -> None:
+    from aiwfe.cognitive.base import CognitiveError
+
+    module, transport = coordination([1.0, 1.0])
+    with pytest.raises(CognitiveError) as err:
+        asyncio.run(
+            module.handle(
+                "execute_step",
+                {"type": "perceive", "timeout_s": 0.05, "retries": 1, "backoff_s": 0},
+            )
+        )
+    assert err.value.status == 504 and "timed out" in str(err.value.detail)
+    assert len(transport.calls) == 2
