@@ -15,9 +15,14 @@ import asyncpg
 import httpx
 import pytest
 import yaml
+from hypothesis import settings as hypothesis_settings
 
 from ci import services_env
 from tests.services.stack import Stack, script
+
+# No example database on disk (.hypothesis/): runs are derandomized or bounded anyway.
+hypothesis_settings.register_profile("aiwfe-services", database=None, deadline=None)
+hypothesis_settings.load_profile("aiwfe-services")
 
 JWT_SECRET = "test-jwt-secret-for-the-services-suite"
 ADMIN_PASSWORD = "Adm1n pass: with spaces & symbols%"
