@@ -156,10 +156,15 @@ class Stack:
         return self
 
     def restart_worker(self) -> Proc:
-        old = self.procs["worker"]
+        return self.restart("worker")
+
+    def restart(self, name: str, *, wait: bool = True) -> Proc:
+        """Stop a process (if running) and start the same program on the same port."""
+        old = self.procs[name]
         old.stop()
-        proc = self._add("worker", old.argv, "/health", self.cognitive_env, old.port)
-        return proc.start()
+        proc = Proc(name, old.argv, old.env, old.log, old.port, old.health)
+        self.procs[name] = proc
+        return proc.start(wait=wait)
 
     def __getitem__(self, name: str) -> Proc:
         return self.procs[name]

@@ -237,3 +237,31 @@ def test_lost_lease_stops_the_worker_until_it_owns_the_run_again(
     assert kinds.count("resumed") == 1 and kinds.count("completed") == 1
     rows = db.fetch("SELECT executions FROM workflow_steps WHERE run_id = $1 ORDER BY idx", run_id)
     assert [r["executions"] for r in rows] == [1, 1]
+
+
+def test_cognitive_outage_is_retried_with_backoff(api: Api, stack: Stack, db) -> None:
+    """cognitive-services down when a step starts: the worker retries the run with backoff
+    (the run stays `running`), and finishes it once the engine is back."""
+    stack["cognitive"].stop()
+    try:
+        run = api.post(
+            "/api/v1/workflows",
+            json={"name": "outage", "steps": [{"type": "perceive"}], "input": {"text": "Back."}},
+        ).json()
+        run_id = uuid.UUID(run["id"])
+        wait_until(
+            lambda: db.value(
+                "SELECT executions FROM workflow_steps WHERE run_id = $1 AND idx = 0", run_id
+            ),
+            30,
+            "the first attempt",
+        )
+        assert db.value("SELECT status FROM workflow_runs WHERE id = $1", run_id) == "running"
+    finally:
+        stack.restart("cognitive")
+    final = wait_for_run(api, run["id"], timeout=90)
+    assert final["status"] == "succeeded"
+    step = db.fetch("SELECT status, executions FROM workflow_steps WHERE run_id = $1", run_id)[0]
+    assert step["status"] == "succeeded" and step["executions"] >= 2
+    kinds = [r["type"] for r in db.fetch("SELECT type FROM run_events WHERE run_id = $1", run_id)]
+    assert kinds.count("completed") == 1 and "failed" not in kinds
