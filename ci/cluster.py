@@ -65,10 +65,12 @@ def real_docker(env: dict[str, str] | None = None) -> Path:
     env = env if env is not None else env_with_tools()
     if env.get(kind_docker_shim.REAL_DOCKER_ENV):
         return Path(env[kind_docker_shim.REAL_DOCKER_ENV])
-    found = shutil.which("docker", path=env.get("PATH"))
-    if found is None:
-        raise ClusterError("no docker client on PATH: run `nox -s integration` or install docker")
-    return Path(found).resolve()
+    shim = kind_docker_shim.wrapper_path().resolve()
+    for directory in env.get("PATH", "").split(os.pathsep):
+        found = shutil.which("docker", path=directory) if directory else None
+        if found and Path(found).resolve() != shim:
+            return Path(found).resolve()
+    raise ClusterError("no docker client on PATH: run `nox -s integration` or install docker")
 
 
 @cache

@@ -106,13 +106,18 @@ def rewrite(args: list[str], real: str | None = None) -> list[str]:
     return [*head, command, *options, *wrapped]
 
 
+def wrapper_path() -> Path:
+    """Where the `docker` wrapper that kind runs lives (written by write_wrapper)."""
+    return cache_dir() / "kind-docker-shim" / "docker"
+
+
 def write_wrapper(real_docker: Path, python: str = sys.executable) -> Path:
     """The `docker` executable kind finds first on PATH; returns its directory."""
     from ci.paths import REPO
 
-    bindir = cache_dir() / "kind-docker-shim"
+    wrapper = wrapper_path()
+    bindir = wrapper.parent
     bindir.mkdir(parents=True, exist_ok=True)
-    wrapper = bindir / "docker"
     text = (
         "#!/bin/sh\n"
         "# Written by ci/kind_docker_shim.py: kind's docker on hosts that refuse --privileged.\n"

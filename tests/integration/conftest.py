@@ -106,7 +106,8 @@ def test_image_base(kind_cluster: cluster_mod.Cluster) -> tuple[str, str]:
     wherever we can make it (always when air-gapped); online without debootstrap or root, the
     pinned Debian image plus busybox from apt."""
     if kind_cluster.airgapped or (os.geteuid() == 0 and shutil.which("debootstrap")):
-        return nodeimage.ensure_userland_image(env=kind_cluster.env), ""
+        # the plain tools environment: the builder must never see the shim as its docker
+        return nodeimage.ensure_userland_image(env=cluster_mod.base_env()), ""
     online = pins.load()["images"]["debian"]["online_image"]
     apt = (
         "RUN apt-get update && apt-get install -y --no-install-recommends busybox-static"
@@ -118,7 +119,7 @@ def test_image_base(kind_cluster: cluster_mod.Cluster) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def local_image(kind_cluster: cluster_mod.Cluster) -> str:
     """A small HTTP server image, built here and loaded with `kind load docker-image`."""
-    env = kind_cluster.env
+    env = cluster_mod.base_env()
     base, extra = test_image_base(kind_cluster)
     digest = hashlib.sha256(f"{base}\n{extra}".encode()).hexdigest()[:12]
     tag = f"{TEST_IMAGE_REPO}:{digest}"

@@ -18,8 +18,7 @@ from pytest_helm_charts.k8s.daemon_set import wait_for_daemon_sets_to_run
 from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
 
 from ci import cluster as cluster_mod
-from ci import pins
-from ci.paths import cache_dir
+from ci import kind_docker_shim, pins
 
 READY_TIMEOUT = 300
 POD_TIMEOUT = 180
@@ -91,7 +90,7 @@ def test_shim_is_used_exactly_when_privileged_is_refused(kind_cluster):
     on_path = subprocess.run(
         ["sh", "-c", "command -v docker"], env=kind_cluster.env, capture_output=True, text=True
     ).stdout.strip()
-    shim = str(cache_dir() / "kind-docker-shim" / "docker")
+    shim = str(kind_docker_shim.wrapper_path())
     assert (on_path == shim) == refused, f"kind's docker is {on_path}"
 
 
