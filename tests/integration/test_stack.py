@@ -214,15 +214,17 @@ def test_metrics_reach_prometheus(installed, k8s_api):
     core = client.CoreV1Api(k8s_api)
 
     def query():
-        response = core.api_client.call_api(
+        # Through the API server's service proxy: what `kubectl get --raw` does.
+        api = core.api_client
+        method, url, headers, body, post = api.param_serialize(
+            "GET",
             f"/api/v1/namespaces/{installed.namespace}/services/"
             "aiwfe-observability:prometheus/proxy/api/v1/query",
-            "GET",
             query_params=[("query", "up == 1")],
             auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
         )
+        response = api.call_api(method, url, headers, body, post)
+        response.read()
         data = json.loads(response.data)
         jobs = {r["metric"].get("job", "") for r in data["data"]["result"]}
         return jobs if any("gateway" in j for j in jobs) else None
