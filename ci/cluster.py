@@ -191,7 +191,8 @@ def node_image(offline: bool, env: dict[str, str]) -> str:
 
         os.environ["PATH"] = env["PATH"]  # the builder calls docker from PATH
         return build.ensure()
-    image = pins.load()["node_image"]["stock"]["image"]
+    # AIWFE_KIND_NODE_IMAGE picks another published node image online (the CI matrix).
+    image = os.environ.get("AIWFE_KIND_NODE_IMAGE") or pins.load()["node_image"]["stock"]["image"]
     have = subprocess.run(["docker", "image", "inspect", image], capture_output=True, env=env)
     if have.returncode != 0:
         subprocess.run(["docker", "pull", image], env=env, check=True)

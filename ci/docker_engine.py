@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ci.paths import TOOLS_BIN, logs_dir
+from ci.paths import TOOLS_BIN, cache_dir, logs_dir
 from ci.pins import parse_version
 from ci.proc import echo, run
 
@@ -90,7 +90,10 @@ def builtin_buildkit(version: str | None) -> bool:
 def candidate_clients(path: str | None = None) -> list[Path]:
     seen: list[Path] = []
     dirs = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
-    dirs = [d for d in dirs if d and Path(d).resolve() != TOOLS_BIN.resolve()]
+    # Never our own wrappers: .tools/bin/docker is the link we make, and the kind shim
+    # (<cache>/kind-docker-shim) must not become the client every session uses.
+    wrappers = {TOOLS_BIN.resolve(), (cache_dir() / "kind-docker-shim").resolve()}
+    dirs = [d for d in dirs if d and Path(d).resolve() not in wrappers]
     first = shutil.which("docker", path=os.pathsep.join(dirs))
     for cand in (first, DEBIAN_CLIENT):
         if cand and Path(cand).exists() and Path(cand).resolve() not in [s.resolve() for s in seen]:

@@ -84,3 +84,11 @@ def test_running_engine_is_left_alone(tmp_path, monkeypatch):
     monkeypatch.setattr(docker_engine, "start_dockerd", lambda *a: pytest.fail("must not start"))
     assert docker_engine.ensure_engine().path == up
     assert (tmp_path / "tools-bin" / "docker").resolve() == up
+
+
+def test_the_kind_shim_is_never_chosen_as_the_client(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIWFE_CACHE_DIR", str(tmp_path / "cache"))
+    shim = fake_docker(tmp_path / "cache" / "kind-docker-shim" / "docker", "20.10.24", "x", False)
+    real = fake_docker(tmp_path / "real" / "docker", "20.10.24", "20.10.24", buildx=False)
+    found = docker_engine.candidate_clients(f"{shim.parent}:{real.parent}")
+    assert shim not in found and found[0] == real
