@@ -63,6 +63,16 @@ def test_pull_serve_check_and_generate(docker, images, containers):
     assert isinstance(answer["response"], str)
     assert time.monotonic() - started < 240
 
+    # Embeddings through the same model: 64 wide, the test model's embedding length.
+    request = urllib.request.Request(  # noqa: S310 - http URL built above
+        base + "/api/embed",
+        data=json.dumps({"model": MODEL, "input": "hello workflow"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - test URL
+        vectors = json.loads(response.read())["embeddings"]
+    assert len(vectors) == 1 and len(vectors[0]) == 64
+
 
 def test_check_fails_when_a_model_is_missing(docker, images, containers):
     image = image_of(images, "ai-inference")
