@@ -4,6 +4,7 @@ acks late, anything unfinished is redelivered)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import tempfile
@@ -12,6 +13,13 @@ import structlog
 
 
 def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="aiwfe-worker",
+        description=__doc__,
+        epilog="Arguments after -- go to `celery worker` unchanged.",
+    )
+    parser.add_argument("celery_args", nargs="*", help="extra `celery worker` arguments")
+    argv = parser.parse_args(argv).celery_args
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # before prometheus_client is imported
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiwfe-metrics-")
     from celery.signals import setup_logging, worker_process_init, worker_ready
