@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     results["wall_seconds"] = round(time.monotonic() - began, 1)
     table = report.markdown(results)
     png = report.chart(results, out_dir / "bench.png")
-    results["chart_png"] = str(png.relative_to(REPO)) if png else None
+    results["chart_png"] = str(png) if png else None
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out_dir / "table.md").write_text(table)
     print(table)
