@@ -446,7 +446,9 @@ def all_schemas() -> dict[str, Schema]:
         "values.schema.json": umbrella(),
         "charts/api-gateway/values.schema.json": first_party(GATEWAY_EXTRA),
         "charts/cognitive-services/values.schema.json": first_party(),
-        "charts/task-processor/values.schema.json": first_party({"concurrency": i(1)}, keda=True),
+        "charts/task-processor/values.schema.json": first_party(
+            {"concurrency": i(1), "redeliverAfterSeconds": i(10)}, keda=True
+        ),
         "charts/config-manager/values.schema.json": first_party(
             {"config": open_obj("served config.yaml (no secrets)")}
         ),

@@ -253,6 +253,36 @@ def stage_python_context() -> Path:
     return ctx
 
 
+UI_CONTEXT = BUILD / "images" / "context" / "api-gateway"
+# What the UI build needs from ui/ (not node_modules, not local build output).
+UI_FILES = (
+    "package.json",
+    "package-lock.json",
+    ".npmrc",
+    "index.html",
+    "tsconfig.json",
+    "vite.config.ts",
+    "src",
+    "public",
+)
+
+
+def stage_ui_context() -> Path:
+    """The api-gateway build context: ui/ sources for its Node stage, nothing else."""
+    target = UI_CONTEXT / "ui"
+    target.mkdir(parents=True, exist_ok=True)
+    for child in target.iterdir():
+        if child.name not in UI_FILES:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    for name in UI_FILES:
+        src = REPO / "ui" / name
+        if src.is_dir():
+            _sync_tree(src, target / name)
+        elif src.exists():
+            _sync_file(src, target / name)
+    return UI_CONTEXT
+
+
 def _sync_file(src: Path, dst: Path) -> None:
     if dst.exists() and dst.read_bytes() == src.read_bytes():
         return
@@ -311,8 +341,12 @@ def plan(mode: str, base_image: str, names: list[str]) -> list[Build]:
         args = dict(common)
         missing: dict[str, str] = {}
         source_parts: dict[str, str] = {}
+        context = IMAGES_DIR / name
         if name in FIRST_PARTY:
             args["BASE_IMAGE"] = f"{REPOSITORY}/python-base:{version}"
+        if name == "api-gateway":
+            args["NODE_IMAGE"] = base_image  # the UI builds on the same Debian, online or not
+            context = UI_CONTEXT
         else:
             args["DEBIAN_IMAGE"] = base_image
             args["GO_TOOLCHAIN"] = data["go_toolchain"]
@@ -338,7 +372,7 @@ def plan(mode: str, base_image: str, names: list[str]) -> list[Build]:
             Build(
                 name=name,
                 dockerfile=IMAGES_DIR / name / "Dockerfile",
-                context=IMAGES_DIR / name,
+                context=context,
                 args=args,
                 tag=f"{REPOSITORY}/{name}:{version}",
                 missing_parts=missing,
@@ -575,6 +609,8 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
     builds = plan(mode, base_image, [n for n in names if n != "python-base"])
     if any(b.name == "python-base" for b in builds):
         stage_python_context()
+    if any(b.name == "api-gateway" for b in builds):
+        stage_ui_context()
     # Source builds (Go, cgo) run in the background while the images without any build;
     # the images that use them are built once they are done.
     waiting = [b for b in builds if b.source_parts]

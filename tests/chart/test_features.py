@@ -538,3 +538,12 @@ def test_kind_fits_two_cpus_and_runs_no_model_server():
     for o in objects:
         for c in containers(o):
             assert c["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_worker_redelivery_delay_reaches_the_worker():
+    """A killed worker's run is redelivered after redeliverAfterSeconds (Celery's visibility
+    timeout); the kind profile shortens it so CI sees the recovery in minutes."""
+    for profile, expected in (("default", "300"), ("kind", "60")):
+        spec = pod_spec(deployment(render(profile), "task-processor"))
+        env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+        assert env["AIWFE_WORKER_VISIBILITY_TIMEOUT"] == expected, profile

@@ -89,10 +89,12 @@ def test_first_party_images_share_base_and_venv_layers(docker, images):
     layers = {
         n: inspect(docker, image_of(images, n).tag)["RootFS"]["Layers"] for n in FIRST_PARTY_IMAGES
     }
-    reference = layers[FIRST_PARTY_IMAGES[0]]
+    reference = inspect(docker, image_of(images, "python-base").tag)["RootFS"]["Layers"]
     assert len(reference) >= 4, "expected base, runtime, venv and app layers"
     for name, digests in layers.items():
-        assert digests == reference, f"{name} does not share its layers with the others"
+        assert digests[: len(reference)] == reference, f"{name} does not share the base layers"
+        # Only the gateway adds a layer: the web UI's static files.
+        assert len(digests) == len(reference) + (name == "api-gateway"), name
     # The venv layer is the big one, and it is the same digest in all five.
     history = run(
         docker,
@@ -141,3 +143,15 @@ def test_third_party_entry_point_lists_its_roles(docker, images, name):
         assert role in proc.stdout
     bad = run(docker, "run", "--rm", image.tag, "no-such-role")
     assert bad.returncode == 78 and "unknown role" in bad.stderr
+
+
+def test_gateway_image_carries_the_built_web_ui_and_no_node(docker, images):
+    image = image_of(images, "api-gateway")
+    env = dict(e.split("=", 1) for e in inspect(docker, image.tag)["Config"]["Env"])
+    assert env["AIWFE_STATIC_DIR"] == "/opt/aiwfe/ui"
+    proc = run(
+        docker, "run", "--rm", "--entrypoint", "sh", image.tag, "-c",
+        "ls /opt/aiwfe/ui/assets && grep -c '<div id=\"root\"' /opt/aiwfe/ui/index.html"
+        " && ! command -v node && ! command -v npm",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
