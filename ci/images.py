@@ -342,11 +342,11 @@ def plan(mode: str, base_image: str, names: list[str]) -> list[Build]:
         missing: dict[str, str] = {}
         source_parts: dict[str, str] = {}
         context = IMAGES_DIR / name
-        if name in FIRST_PARTY:
-            args["BASE_IMAGE"] = f"{REPOSITORY}/python-base:{version}"
         if name == "api-gateway":
             args["NODE_IMAGE"] = base_image  # the UI builds on the same Debian, online or not
             context = UI_CONTEXT
+        if name in FIRST_PARTY:
+            args["BASE_IMAGE"] = f"{REPOSITORY}/python-base:{version}"
         else:
             args["DEBIAN_IMAGE"] = base_image
             args["GO_TOOLCHAIN"] = data["go_toolchain"]
