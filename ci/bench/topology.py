@@ -487,7 +487,15 @@ def run(plan: Plan, backing: Backing, log: Any = print) -> dict[str, Any]:
     try:
         for name in variants:
             log(f"starting and warming up {name}")
-            running[name], token = prepare(build(name, backing), backing, token, plan, log)
+            try:
+                running[name], token = prepare(build(name, backing), backing, token, plan, log)
+            except Exception as exc:
+                if name not in WHAT_IF:
+                    raise
+                # A prototype that no longer fits the services must not cost the headline.
+                log(f"  {name} skipped: {str(exc)[:300]}")
+                reps.pop(name)
+                continue
             log(
                 f"  {name}: {running[name].idle['processes']:.0f} processes, started in "
                 f"{running[name].startup_s:.1f} s"
@@ -496,6 +504,8 @@ def run(plan: Plan, backing: Backing, log: Any = print) -> dict[str, Any]:
         for rep in range(plan.reps):
             order = variants if rep % 2 == 0 else tuple(reversed(variants))
             for name in order:
+                if name not in running:
+                    continue
                 figures = measure(running[name], backing, token, plan)
                 m = figures["mixed"]
                 log(
