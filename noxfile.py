@@ -77,10 +77,11 @@ def template(session: nox.Session) -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    """Harness unit tests and chart render-and-assert tests (tests/unit, tests/chart)."""
+    """Harness unit tests, chart render-and-assert tests, the bench's own maths (tests/unit,
+    tests/chart, tests/bench)."""
     env = provide_tools(session, "helm3", "helm4")
     install(session, "test")
-    paths = [p for p in ("tests/unit", "tests/chart") if Path(p).exists()]
+    paths = [p for p in ("tests/unit", "tests/chart", "tests/bench") if Path(p).exists()]
     session.run("pytest", *paths, *session.posargs, env=env)
 
 
@@ -134,7 +135,7 @@ def down(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Consolidated vs split topology, gateway vs bare app, render and image budgets."""
     env = provide_tools(session, "helm3")
-    install(session, "services", "bench", project=True)
+    install(session, "services", "bench", "test", project=True)
     session.run("python", "-m", "ci.bench", *session.posargs, env=env)
 
 
