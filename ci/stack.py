@@ -12,6 +12,7 @@ import base64
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ci import cluster, diagnostics
@@ -36,17 +37,27 @@ def build_images() -> list[str]:
     return built
 
 
-def expose_gateway(kubeconfig: Path, namespace: str, release: str) -> None:
-    """A NodePort Service in front of the gateway, on the port kind maps to 127.0.0.1."""
+LOCAL_ACCESS = "aiwfe.io/local-access"
+
+
+def expose_gateway(kubeconfig: Path, namespace: str, release: str, wait: float = 60) -> None:
+    """A NodePort Service in front of the gateway, on the port kind maps to 127.0.0.1.
+
+    One release at a time owns the port: our Services for other namespaces (left by an
+    earlier `up` or test run) are removed first; ours is kept when it is already there.
+    """
     from kubernetes import client, config
     from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
     name = f"{release}-gateway-local"
+    for old in core.list_service_for_all_namespaces(label_selector=f"{LOCAL_ACCESS}=true").items:
+        if (old.metadata.namespace, old.metadata.name) == (namespace, name):
+            return
+        core.delete_namespaced_service(old.metadata.name, old.metadata.namespace)
     service = client.V1Service(
         metadata=client.V1ObjectMeta(
-            name=name,
-            labels={"app.kubernetes.io/part-of": "aiwfe", "aiwfe.io/local-access": "true"},
+            name=name, labels={"app.kubernetes.io/part-of": "aiwfe", LOCAL_ACCESS: "true"}
         ),
         spec=client.V1ServiceSpec(
             type="NodePort",
@@ -61,11 +72,18 @@ def expose_gateway(kubeconfig: Path, namespace: str, release: str) -> None:
             ],
         ),
     )
-    try:
-        core.create_namespaced_service(namespace, service)
-    except ApiException as exc:
-        if exc.status != 409:  # already there from an earlier `up`
-            raise
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            core.create_namespaced_service(namespace, service)
+            return
+        except ApiException as exc:
+            if exc.status == 409:  # created meanwhile
+                return
+            # 422 "port already allocated": a deleted Service's port is freed a moment later
+            if exc.status != 422 or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 def admin_credentials(release: Release) -> tuple[str, str]:

@@ -132,3 +132,11 @@ def local_image(kind_cluster: cluster_mod.Cluster) -> str:
         subprocess.run(["docker", "build", "-q", "-t", tag, tmp], env=env, check=True)
     kind_cluster.load_image(tag)
     return tag
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can collect logs on failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
