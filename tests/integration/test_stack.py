@@ -227,10 +227,17 @@ def test_metrics_reach_prometheus(installed, k8s_api):
         response.read()
         data = json.loads(response.data)
         jobs = {r["metric"].get("job", "") for r in data["data"]["result"]}
-        return jobs if any("gateway" in j for j in jobs) else None
+        return jobs if wanted <= jobs else None
 
-    jobs = wait_for("Prometheus to scrape the gateway", query, timeout=180, interval=5)
-    assert any("cognitive" in j for j in jobs), jobs
+    # Every first-party service is a scrape target, each up (targets appear one by one).
+    wanted = {
+        f"aiwfe-{c}"
+        for c in ("api-gateway", "cognitive-services", "config-manager", "task-processor")
+    }
+    jobs = wait_for(
+        "Prometheus to scrape every first-party service", query, timeout=180, interval=5
+    )
+    assert wanted <= jobs, jobs
 
 
 # ---- upgrade, faults, rollback -----------------------------------------------------------
@@ -251,10 +258,16 @@ def test_upgrade_under_load_fails_no_request_and_reruns_the_migration(installed,
 
 
 def test_gateway_pod_deleted_under_load_stays_within_retry_budget(installed, gateway, core_v1):
-    pods = core_v1.list_namespaced_pod(
-        installed.namespace, label_selector="app.kubernetes.io/name=api-gateway"
-    ).items
-    assert len(pods) >= 2, "the upgrade values run two gateway replicas"
+    def settled_gateways():
+        # The upgrade's old pods may still be draining (preStop): wait for two Ready ones.
+        pods = core_v1.list_namespaced_pod(
+            installed.namespace, label_selector="app.kubernetes.io/name=api-gateway"
+        ).items
+        if pods_ready(core_v1, installed.namespace) or len(pods) != 2:
+            return None
+        return pods
+
+    pods = wait_for("two settled gateway replicas", settled_gateways, timeout=180)
     with LoadLoop(stack.GATEWAY_URL, gateway.token, retries=2) as load:
         time.sleep(2)
         core_v1.delete_namespaced_pod(pods[0].metadata.name, installed.namespace)
