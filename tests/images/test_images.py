@@ -150,7 +150,13 @@ def test_gateway_image_carries_the_built_web_ui_and_no_node(docker, images):
     env = dict(e.split("=", 1) for e in inspect(docker, image.tag)["Config"]["Env"])
     assert env["AIWFE_STATIC_DIR"] == "/opt/aiwfe/ui"
     proc = run(
-        docker, "run", "--rm", "--entrypoint", "sh", image.tag, "-c",
+        docker,
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        image.tag,
+        "-c",
         "ls /opt/aiwfe/ui/assets && grep -c '<div id=\"root\"' /opt/aiwfe/ui/index.html"
         " && ! command -v node && ! command -v npm",
     )
