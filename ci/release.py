@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ci import diagnostics
 from ci.paths import CHART, VALUES_DIR
 from ci.proc import echo
 
@@ -72,6 +73,16 @@ class Release:
 
     def uninstall(self, timeout: str = "5m") -> str:
         return self._helm("uninstall", self.name, "--wait", "--timeout", timeout)
+
+    def diagnose(self, label: str) -> Path:
+        """Pod logs, events and helm status of this release into the cache's failures/."""
+        return diagnostics.collect(
+            label,
+            namespace=self.namespace,
+            kubeconfig=self.kubeconfig,
+            release=self.name,
+            helm=self.helm,
+        )
 
     def helm_json(self, *args: str) -> str:
         """A read-only helm command's JSON output."""

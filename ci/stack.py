@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ci import cluster, diagnostics
+from ci import cluster
 from ci.images import REPORT as IMAGES_REPORT
 from ci.paths import TOOLS_BIN
 from ci.proc import echo
@@ -100,25 +100,25 @@ def admin_credentials(release: Release) -> tuple[str, str]:
     return admin.get("username", "admin"), base64.b64decode(secret.data[key]).decode()
 
 
+def install(release: Release, values: list[str | Path], label: str) -> str:
+    """`helm upgrade --install --wait`, diagnostics collected if it fails, then the gateway
+    exposed on 127.0.0.1:30080; returns helm's output (with NOTES)."""
+    try:
+        output = release.upgrade_install(values)
+    except ReleaseError:
+        release.diagnose(label)
+        raise
+    expose_gateway(release.kubeconfig, release.namespace, release.name)
+    return output
+
+
 def up(extra_values: list[str]) -> int:
     images = build_images()
     kind = cluster.up()
     for tag in images:
         kind.load_image(tag)
     release = Release(RELEASE, NAMESPACE, kind.kubeconfig, helm=str(TOOLS_BIN / "helm"))
-    try:
-        notes = release.upgrade_install(["kind", *extra_values])
-    except ReleaseError:
-        diagnostics.collect(
-            "nox-up",
-            namespace=NAMESPACE,
-            kubeconfig=kind.kubeconfig,
-            release=RELEASE,
-            helm=release.helm,
-        )
-        raise
-    print(notes)
-    expose_gateway(kind.kubeconfig, NAMESPACE, RELEASE)
+    print(install(release, ["kind", *extra_values], "nox-up"))
     username, password = admin_credentials(release)
     print(f"\nAIWFE is up ({release.history[-1]:.0f}s for helm upgrade --install).")
     print(f"  web UI and API: {GATEWAY_URL}/")

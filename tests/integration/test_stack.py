@@ -18,7 +18,7 @@ import pytest
 from gateway_client import Gateway, LoadLoop
 from kubernetes import client
 
-from ci import diagnostics, stack
+from ci import stack
 from ci.paths import BUILD, TOOLS_BIN
 from ci.release import Release, ReleaseError
 
@@ -101,19 +101,8 @@ def installed(kind_cluster, release: Release, core_v1) -> Release:
     for tag in stack.build_images():
         kind_cluster.load_image(tag)
     record("images_build_and_load_s", time.monotonic() - started)
-    try:
-        release.upgrade_install(["kind"])
-    except ReleaseError:
-        diagnostics.collect(
-            "install",
-            namespace=release.namespace,
-            kubeconfig=release.kubeconfig,
-            release=release.name,
-            helm=release.helm,
-        )
-        raise
+    stack.install(release, ["kind"], "install")
     record("helm_install_to_all_ready_s", release.history[-1])
-    stack.expose_gateway(release.kubeconfig, release.namespace, release.name)
     return release
 
 
@@ -122,13 +111,7 @@ def diagnostics_on_failure(request, release: Release):
     yield
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        diagnostics.collect(
-            request.node.name,
-            namespace=release.namespace,
-            kubeconfig=release.kubeconfig,
-            release=release.name,
-            helm=release.helm,
-        )
+        release.diagnose(request.node.name)
 
 
 @pytest.fixture(scope="module")
@@ -384,9 +367,8 @@ def test_uninstall_keeps_volumes_and_reinstall_reuses_them(installed, memory, co
         for c in core_v1.list_namespaced_persistent_volume_claim(installed.namespace).items
     }
     assert claims <= after, f"uninstall removed volumes: {claims - after}"
-    installed.upgrade_install(["kind"])
+    stack.install(installed, ["kind"], "reinstall")
     record("helm_reinstall_s", installed.history[-1])
-    stack.expose_gateway(installed.kubeconfig, installed.namespace, installed.name)
     username, password = stack.admin_credentials(installed)
     gw = Gateway(stack.GATEWAY_URL, username, password)
     wait_for("the reinstalled gateway", lambda: gw.get("/api/ready").status_code == 200)
