@@ -1,467 +1,213 @@
-"""values.schema.json of the umbrella chart and of every subchart, generated from one place.
+"""The one generator of the chart's derived files: values.schema.json and docs/values.md.
 
-The fragments below are shared by the subcharts so that the same key means the same thing
-everywhere; `python -m ci.chart schema` writes the files and tests/chart checks they do not
-drift. Draft-07 (Helm 3 and 4 both validate it); patterns are RE2 (no look-ahead).
+The sources sit beside the values they describe:
+
+- `charts/aiwfe/values.schema.yaml` and `charts/aiwfe/charts/<component>/values.schema.yaml`
+  (JSON Schema in YAML), sharing fragments of `charts/aiwfe/charts/common/schema-fragments.yaml`
+  through `$ref: common#/name` (the fragments file's header documents `$ref` and `$drop`);
+- the `# --` comments above each key of every values.yaml (helm-docs style) and the defaults.
+
+`python -m ci.chart schema` / `docs` write the files; tests/chart fails when they drift.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import re
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from ci.components import SUBCHARTS
+from ci.paths import CHART
 
 Schema = dict[str, Any]
 
-DRAFT = "http://json-schema.org/draft-07/schema#"
-DIGEST = r"^(sha256:[a-f0-9]{64})?$"
-PRESETS = ["nano", "micro", "small", "medium", "large", "xlarge"]
+FRAGMENTS = CHART / "charts" / "common" / "schema-fragments.yaml"
+SOURCE_NAME = "values.schema.yaml"
+# Keys of the source language; none reaches values.schema.json.
+_REF, _DROP, _LOCAL = "$ref", "$drop", "definitions"
 
 
-def obj(properties: dict[str, Schema], *, required: list[str] | None = None, **extra) -> Schema:
-    """A closed object: unknown keys are errors (additionalProperties false)."""
-    schema: Schema = {"type": "object", "additionalProperties": False, "properties": properties}
-    if required:
-        schema["required"] = required
-    schema.update(extra)
-    return schema
+class SchemaSourceError(ValueError):
+    """A values.schema.yaml (or the fragments file) cannot be resolved; names file and key."""
 
 
-def s(description: str = "", **extra) -> Schema:
-    return {"type": "string", **({"description": description} if description else {}), **extra}
+def chart_dirs() -> list[Path]:
+    """The umbrella first, then every subchart in the component table's order."""
+    return [CHART, *(CHART / "charts" / name for name in SUBCHARTS)]
 
 
-def b(description: str = "") -> Schema:
-    return {"type": "boolean", **({"description": description} if description else {})}
+@cache
+def _load(path: Path) -> Schema:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SchemaSourceError(f"{path}: {error}") from error
+    if not isinstance(data, dict):
+        raise SchemaSourceError(f"{path}: the top level must be a mapping")
+    return data
 
 
-def i(minimum: int | None = None, maximum: int | None = None) -> Schema:
-    schema: Schema = {"type": "integer"}
-    if minimum is not None:
-        schema["minimum"] = minimum
-    if maximum is not None:
-        schema["maximum"] = maximum
-    return schema
+def _target(ref: str, here: Path) -> tuple[Any, Path]:
+    """`common#/a/b` (fragments file) or `#/a/b` (this file) -> (node, its file)."""
+    file_part, sep, pointer = ref.partition("#")
+    if not sep or file_part not in ("", "common") or not pointer.startswith("/"):
+        raise SchemaSourceError(f"{here}: $ref {ref!r} is neither '#/name' nor 'common#/name'")
+    path = FRAGMENTS if file_part == "common" else here
+    node: Any = _load(path)
+    for part in pointer.lstrip("/").split("/"):
+        if not isinstance(node, dict) or part not in node:
+            raise SchemaSourceError(f"{here}: $ref {ref!r}: no {part!r} in {path.name}")
+        node = node[part]
+    return node, path
 
 
-def open_obj(description: str = "") -> Schema:
-    """A Kubernetes pass-through object (validated by the API server, not here)."""
-    return {"type": "object", **({"description": description} if description else {})}
+def resolve(node: Any, here: Path, seen: tuple[str, ...] = ()) -> Any:
+    """Inline every $ref (keys beside it extend the fragment; properties merge key by key)."""
+    if isinstance(node, list):
+        return [resolve(item, here, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if _DROP in node and _REF not in node:
+        raise SchemaSourceError(f"{here}: $drop needs a $ref beside it")
+    if _REF not in node:
+        return {key: resolve(value, here, seen) for key, value in node.items()}
+    ref = node[_REF]
+    key_of_ref = f"{here}:{ref}"
+    if key_of_ref in seen:
+        raise SchemaSourceError(f"{here}: $ref {ref!r} refers to itself")
+    target, there = _target(ref, here)
+    base = resolve(copy.deepcopy(target), there, (*seen, key_of_ref))
+    out: Schema = {}
+    for key, value in node.items():
+        if key == _REF:
+            for base_key, base_value in base.items():
+                if base_key == "properties" and "properties" in node:
+                    out[base_key] = {**base_value, **resolve(node["properties"], here, seen)}
+                elif base_key in node:
+                    out[base_key] = resolve(node[base_key], here, seen)
+                else:
+                    out[base_key] = base_value
+        elif key != _DROP and key not in base:
+            out[key] = resolve(value, here, seen)
+    for name in node.get(_DROP, []):
+        if name not in out.get("properties", {}):
+            raise SchemaSourceError(f"{here}: $drop {name!r}: not a property of {ref!r}")
+        del out["properties"][name]
+    return out
 
 
-def str_map() -> Schema:
-    return {"type": "object", "additionalProperties": {"type": "string"}}
-
-
-def arr(items: Schema | None = None) -> Schema:
-    return {"type": "array", "items": items or {"type": "object"}}
-
-
-INT_OR_STRING = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
-QUANTITY = {"anyOf": [{"type": "string"}, {"type": "number"}]}
-SIZE = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T)?$"}
-
-IMAGE = obj(
-    {
-        "registry": s("image registry; global.imageRegistry wins"),
-        "repository": s("image repository", minLength=1),
-        "tag": {
-            "type": "string",
-            "not": {"const": "latest"},
-            "description": "tag; empty means appVersion; never latest",
-        },
-        "digest": s("sha256:<64 hex>", pattern=DIGEST),
-        "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]},
-    },
-    required=["repository"],
-)
-
-RESOURCES = obj(
-    {
-        "requests": {"type": "object", "additionalProperties": QUANTITY},
-        "limits": {"type": "object", "additionalProperties": QUANTITY},
-        "claims": arr(),
-    }
-)
-
-ENV_VAR = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {"name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"}},
-}
-
-PROBE = open_obj("a Kubernetes probe")
-
-SCHEDULING: dict[str, Schema] = {
-    "podSecurityContext": open_obj("merged over the hardened pod securityContext"),
-    "containerSecurityContext": open_obj("merged over the hardened container securityContext"),
-    "podAnnotations": str_map(),
-    "podLabels": str_map(),
-    "nodeSelector": str_map(),
-    "tolerations": arr(),
-    "affinity": open_obj(),
-    "topologySpreadConstraints": arr(),
-    "priorityClassName": s(),
-    "terminationGracePeriodSeconds": i(0),
-}
-
-COMMON: dict[str, Schema] = {
-    "enabled": b("deploy this component"),
-    "global": {"type": "object", "description": "validated by the umbrella's schema"},
-    "image": IMAGE,
-    "imagePullSecrets": arr({"anyOf": [{"type": "string"}, {"type": "object"}]}),
-    "extraObjects": arr({"anyOf": [{"type": "object"}, {"type": "string"}]}),
-}
-
-SERVICE = obj(
-    {"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "annotations": str_map()}
-)
-SERVICE_ACCOUNT = obj({"create": b(), "name": s(), "annotations": str_map()})
-PDB = obj({"enabled": b(), "minAvailable": INT_OR_STRING, "maxUnavailable": INT_OR_STRING})
-PERSISTENCE = obj({"enabled": b(), "size": SIZE, "storageClass": s()})
-
-
-def resources_of(preset_default: str | None = None) -> dict[str, Schema]:
-    return {"resourcesPreset": {"enum": PRESETS}, "resources": RESOURCES}
-
-
-def autoscaling(keda: bool = False) -> Schema:
-    props: dict[str, Schema] = {
-        "enabled": b(),
-        "minReplicas": i(1),
-        "maxReplicas": i(1),
-        "targetCPUUtilizationPercentage": i(1, 100),
-        "targetMemoryUtilizationPercentage": i(0, 100),
-    }
-    if keda:
-        props["keda"] = obj(
-            {
-                "enabled": b(),
-                "minReplicas": i(0),
-                "maxReplicas": i(1),
-                "queueName": s(minLength=1),
-                "listLength": i(1),
-                "pollingInterval": i(1),
-                "cooldownPeriod": i(0),
-            }
-        )
-    return obj(props)
-
-
-METRICS = obj(
-    {
-        "serviceMonitor": obj(
-            {
-                "enabled": b(),
-                "interval": s(pattern=r"^[0-9]+(ms|s|m|h)$"),
-                "scrapeTimeout": s(pattern=r"^[0-9]+(ms|s|m|h)$"),
-                "labels": str_map(),
-            }
-        ),
-        "prometheusRule": obj({"enabled": b(), "labels": str_map()}),
-    }
-)
-
-
-def first_party(extra: dict[str, Schema] | None = None, *, keda: bool = False) -> Schema:
-    props: dict[str, Schema] = {
-        **COMMON,
-        **SCHEDULING,
-        **resources_of(),
-        "replicaCount": i(0),
-        "preStopSleepSeconds": i(0, 120),
-        "logLevel": {"enum": ["", "debug", "info", "warning", "error", "critical"]},
-        "probes": obj({"startup": PROBE, "readiness": PROBE, "liveness": PROBE}),
-        "service": SERVICE,
-        "serviceAccount": SERVICE_ACCOUNT,
-        "pdb": PDB,
-        "autoscaling": autoscaling(keda),
-        "metrics": METRICS,
-        "extraEnv": arr(ENV_VAR),
-        "extraEnvFrom": arr(),
-        "extraVolumes": arr(),
-        "extraVolumeMounts": arr(),
-    }
-    props.update(extra or {})
-    return obj(props)
-
-
-GATEWAY_EXTRA: dict[str, Schema] = {
-    "ingress": obj(
-        {
-            "enabled": b(),
-            "className": s(),
-            "annotations": str_map(),
-            "hosts": arr({"type": "string", "minLength": 1}),
-            "path": s(pattern="^/"),
-            "pathType": {"enum": ["Prefix", "Exact", "ImplementationSpecific"]},
-            "tls": obj({"enabled": b(), "secretName": s()}),
-            "certManager": obj({"clusterIssuer": s(), "issuer": s()}),
-        }
-    ),
-    "httpRoute": obj(
-        {
-            "enabled": b(),
-            "parentRefs": arr({"type": "object", "required": ["name"]}),
-            "hostnames": arr({"type": "string"}),
-            "annotations": str_map(),
-        }
-    ),
-    "certificate": obj(
-        {
-            "enabled": b(),
-            "secretName": s(),
-            "dnsNames": arr({"type": "string"}),
-            "issuerRef": obj({"name": s(), "kind": {"enum": ["ClusterIssuer", "Issuer"]}}),
-        }
-    ),
-}
-
-
-def data_platform() -> Schema:
-    return obj(
-        {
-            **COMMON,
-            **SCHEDULING,
-            "service": SERVICE,
-            "serviceAccount": SERVICE_ACCOUNT,
-            "pdb": PDB,
-            "postgres": obj(
-                {**resources_of(), "persistence": PERSISTENCE, "extraEnv": arr(ENV_VAR)}
-            ),
-            "pgbouncer": obj(
-                {
-                    **resources_of(),
-                    "poolMode": {"enum": ["session", "transaction", "statement"]},
-                    "maxClientConn": i(1),
-                    "defaultPoolSize": i(1),
-                }
-            ),
-            "redis": obj({**resources_of(), "persistence": PERSISTENCE}),
-            "qdrant": obj({**resources_of(), "persistence": PERSISTENCE}),
-            "extraVolumes": arr(),
-        }
-    )
-
-
-def ai_inference() -> Schema:
-    return obj(
-        {
-            **COMMON,
-            **SCHEDULING,
-            **resources_of(),
-            "replicaCount": i(0),
-            "models": arr({"type": "string", "minLength": 1}),
-            "modelPull": obj({"enabled": b(), **resources_of()}),
-            "persistence": PERSISTENCE,
-            "gpu": obj(
-                {
-                    "enabled": b(),
-                    "count": i(1),
-                    "resourceName": s(pattern=r"^[a-z0-9.-]+/[a-z0-9.-]+$"),
-                    "runtimeClassName": s(),
-                    "nodeSelector": str_map(),
-                    "tolerations": arr(),
-                    "preflight": obj({"enabled": b()}),
-                }
-            ),
-            "probes": obj({"startup": PROBE, "readiness": PROBE, "liveness": PROBE}),
-            "service": SERVICE,
-            "serviceAccount": SERVICE_ACCOUNT,
-            "pdb": PDB,
-            "extraEnv": arr(ENV_VAR),
-            "extraVolumes": arr(),
-            "extraVolumeMounts": arr(),
-        }
-    )
-
-
-def observability() -> Schema:
-    def role(**extra: Schema) -> Schema:
-        return obj({"enabled": b(), **resources_of(), **extra})
-
-    return obj(
-        {
-            **COMMON,
-            **SCHEDULING,
-            "persistence": PERSISTENCE,
-            "prometheus": role(
-                scrapeInterval=s(pattern=r"^[0-9]+(s|m)$"), extraScrapeConfigs=arr()
-            ),
-            "alertmanager": role(config=open_obj("alertmanager.yml")),
-            "grafana": role(adminUser=s(minLength=1), extraDashboards=str_map()),
-            "loki": role(),
-            "jaeger": role(),
-            "service": SERVICE,
-            "serviceAccount": SERVICE_ACCOUNT,
-            "pdb": PDB,
-            "extraVolumes": arr(),
-        }
-    )
-
-
-def migration_operator() -> Schema:
-    return obj(
-        {
-            **COMMON,
-            **{k: v for k, v in SCHEDULING.items() if k != "topologySpreadConstraints"},
-            **resources_of(),
-            "createAdmin": b(),
-            "downgradeTo": s("Alembic revision to downgrade to"),
-            "backoffLimit": i(0),
-            "activeDeadlineSeconds": i(1),
-            "failedHookTTLSeconds": i(0),
-            "serviceAccount": SERVICE_ACCOUNT,
-            "extraEnv": arr(ENV_VAR),
-            "extraVolumes": arr(),
-            "extraVolumeMounts": arr(),
-        }
-    )
-
-
-def secret_ref(key_name: str) -> dict[str, Schema]:
-    return {"existingSecret": s(), key_name: s(minLength=1)}
-
-
-def global_schema() -> Schema:
-    return obj(
-        {
-            "imageRegistry": s(),
-            "imagePullSecrets": arr({"anyOf": [{"type": "string"}, {"type": "object"}]}),
-            "imagePullPolicy": {"enum": ["", "Always", "IfNotPresent", "Never"]},
-            "commonLabels": str_map(),
-            "logLevel": {"enum": ["debug", "info", "warning", "error", "critical"]},
-            # split mode (one process per module) is the benchmark's shape, run outside the chart.
-            "cognitiveMode": {"enum": ["consolidated"]},
-            "guardrails": obj(
-                {
-                    "production": b(),
-                    "allowGeneratedSecrets": b(),
-                    "allowBundledStatefulServices": b(),
-                }
-            ),
-            "migrations": obj({"useHelmHooks": b()}),
-            "postgres": obj(
-                {
-                    "external": b(),
-                    "host": s(),
-                    "port": i(1, 65535),
-                    "database": s(minLength=1),
-                    "username": s(minLength=1),
-                    "sslMode": {"enum": ["disable", "require", "verify-ca", "verify-full"]},
-                    **secret_ref("passwordKey"),
-                }
-            ),
-            "redis": obj(
-                {
-                    "external": b(),
-                    "host": s(),
-                    "port": i(1, 65535),
-                    "db": i(0, 15),
-                    **secret_ref("passwordKey"),
-                }
-            ),
-            "vectorStore": {"enum": ["qdrant", "pgvector"]},
-            "qdrant": obj(
-                {
-                    "external": b(),
-                    "url": s(pattern=r"^(https?://.+)?$"),
-                    **secret_ref("apiKeyKey"),
-                }
-            ),
-            "llm": obj(
-                {
-                    "provider": {"enum": ["ollama", "openai", "local"]},
-                    "url": s(pattern=r"^(https?://.+)?$"),
-                    "model": s(minLength=1),
-                    **secret_ref("apiKeyKey"),
-                }
-            ),
-            "embeddings": obj(
-                {
-                    "provider": {"enum": ["local", "ollama", "openai"]},
-                    "model": s(minLength=1),
-                    "dim": i(1),
-                }
-            ),
-            "tracing": obj({"enabled": b(), "otlpEndpoint": s(pattern=r"^(https?://.+)?$")}),
-            "auth": obj(
-                {
-                    "jwt": obj(secret_ref("key")),
-                    "admin": obj({"username": s(minLength=1), **secret_ref("key")}),
-                }
-            ),
-            "grafana": obj(secret_ref("passwordKey")),
-        }
-    )
-
-
-SUBCHARTS = [
-    "api-gateway",
-    "cognitive-services",
-    "data-platform",
-    "task-processor",
-    "ai-inference",
-    "observability",
-    "config-manager",
-    "migration-operator",
-]
-
-
-def umbrella() -> Schema:
-    peer_list = arr()
-    props: dict[str, Schema] = {
-        "global": global_schema(),
-        "networkPolicy": obj(
-            {
-                "enabled": b(),
-                "gatewayFrom": peer_list,
-                "dns": obj({"namespaceSelector": open_obj(), "podSelector": open_obj()}),
-                "externalCidrs": arr({"type": "string", "pattern": r"^[0-9a-fA-F:.]+/[0-9]+$"}),
-                "llmEgress": obj(
-                    {
-                        "enabled": b(),
-                        "cidrs": arr({"type": "string", "pattern": r"^[0-9a-fA-F:.]+/[0-9]+$"}),
-                        "except": arr({"type": "string", "pattern": r"^[0-9a-fA-F:.]+/[0-9]+$"}),
-                        "ports": arr(i(1, 65535)),
-                    }
-                ),
-            }
-        ),
-        "tests": obj({"enabled": b()}),
-        "extraObjects": arr({"anyOf": [{"type": "object"}, {"type": "string"}]}),
-        "common": {"type": "object", "description": "library chart (no values)"},
-    }
-    for name in SUBCHARTS:
-        props[name] = {
-            "type": "object",
-            "description": f"values of charts/{name} (validated by its own schema)",
-            "properties": {"enabled": b(f"deploy {name}")},
-        }
-    return obj(props)
+def schema_of(chart_dir: Path) -> Schema:
+    """The values.schema.json content of one chart, from its values.schema.yaml."""
+    source = chart_dir / SOURCE_NAME
+    if not source.exists():
+        raise SchemaSourceError(f"{source} is missing: every chart's schema source lives there")
+    data = {key: value for key, value in _load(source).items() if key != _LOCAL}
+    return resolve(data, source)
 
 
 def all_schemas() -> dict[str, Schema]:
     """Path relative to charts/aiwfe -> schema."""
-    schemas = {
-        "values.schema.json": umbrella(),
-        "charts/api-gateway/values.schema.json": first_party(GATEWAY_EXTRA),
-        "charts/cognitive-services/values.schema.json": first_party(),
-        "charts/task-processor/values.schema.json": first_party(
-            {"concurrency": i(1), "redeliverAfterSeconds": i(10)}, keda=True
-        ),
-        "charts/config-manager/values.schema.json": first_party(
-            {"config": open_obj("served config.yaml (no secrets)")}
-        ),
-        "charts/data-platform/values.schema.json": data_platform(),
-        "charts/ai-inference/values.schema.json": ai_inference(),
-        "charts/observability/values.schema.json": observability(),
-        "charts/migration-operator/values.schema.json": migration_operator(),
-    }
+    _load.cache_clear()
     return {
-        path: {"$schema": DRAFT, "title": path.split("/")[-2] if "/" in path else "aiwfe", **sch}
-        for path, sch in schemas.items()
+        str((chart_dir / "values.schema.json").relative_to(CHART)): schema_of(chart_dir)
+        for chart_dir in chart_dirs()
     }
 
 
 def dumps(schema: Schema) -> str:
     return json.dumps(schema, indent=2, sort_keys=False) + "\n"
+
+
+# --- docs/values.md -----------------------------------------------------------------------
+
+_KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.\-]+|\"[^\"]+\"):(?P<rest>.*)$")
+
+
+def annotated_keys(text: str) -> list[tuple[str, str]]:
+    """(dotted key, description) for every key preceded by a `# --` comment (helm-docs style)."""
+    out: list[tuple[str, str]] = []
+    stack: list[tuple[int, str]] = []
+    pending: list[str] | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# --"):
+            pending = [stripped[4:].strip()]
+            continue
+        if stripped.startswith("#"):
+            if pending is not None:
+                pending.append(stripped.lstrip("#").strip())
+            continue
+        if not stripped:
+            pending = None
+            continue
+        match = _KEY.match(line)
+        if not match or stripped.startswith("- "):
+            pending = None
+            continue
+        indent = len(match["indent"])
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        key = match["key"].strip('"')
+        stack.append((indent, key))
+        if pending is not None:
+            out.append((".".join(k for _, k in stack), " ".join(pending).strip()))
+            pending = None
+    return out
+
+
+def _lookup(data: Any, dotted: str) -> Any:
+    node = data
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "bool",
+        int: "int",
+        float: "float",
+        str: "string",
+        list: "list",
+        dict: "object",
+        type(None): "null",
+    }[type(value)]
+
+
+DOCS_INTRO = [
+    "# Values reference",
+    "",
+    "Generated by `python -m ci.chart docs` from the `# --` comments of",
+    "`charts/aiwfe/values.yaml` and `charts/aiwfe/charts/*/values.yaml`; a test fails when",
+    "this file and the values drift apart. Subchart keys are set under the subchart's name",
+    "in the umbrella values (e.g. `api-gateway.replicaCount`). `global.*` reaches every",
+    "subchart: image settings in all of them; postgres, redis, qdrant, vectorStore, llm,",
+    "embeddings, tracing, auth, cognitiveMode and logLevel in the first-party services and",
+    "migration-operator (as AIWFE_* settings, docs/contracts.md); postgres/redis/qdrant",
+    "`external` also decide what data-platform runs; grafana in observability; guardrails",
+    "and migrations in the umbrella's validations and in every app pod.",
+    "",
+]
+
+
+def docs_text() -> str:
+    lines = list(DOCS_INTRO)
+    for chart_dir in chart_dirs():
+        umbrella = chart_dir == CHART
+        title = "aiwfe (umbrella)" if umbrella else chart_dir.name
+        prefix = "" if umbrella else f"{chart_dir.name}."
+        text = (chart_dir / "values.yaml").read_text()
+        data = yaml.safe_load(text) or {}
+        lines += [f"## {title}", "", "| Key | Type | Default | Description |", "|---|---|---|---|"]
+        for key, description in annotated_keys(text):
+            value = _lookup(data, key)
+            default = json.dumps(value, separators=(", ", ": "))
+            row = f"| `{prefix}{key}` | {_type_name(value)} | `{default}` | {description} |"
+            lines.append(row.replace("\n", " "))
+        lines.append("")
+    return "\n".join(lines)
