@@ -31,25 +31,26 @@ and tests/chart asserts it edge by edge.
 */}}
 {{- define "aiwfe.networkPolicy.edges" -}}
 {{- $g := .Values.global -}}
+{{- $ports := include "common.ports" . | fromYaml -}}
 {{- $on := dict -}}
-{{- range list "api-gateway" "cognitive-services" "data-platform" "task-processor" "ai-inference" "observability" "config-manager" "migration-operator" -}}
-{{- $_ := set $on . (include "aiwfe.on" (dict "root" $ "name" .)) -}}
+{{- range $name, $_ := $ports -}}
+{{- $_ := set $on $name (include "aiwfe.on" (dict "root" $ "name" $name)) -}}
 {{- end -}}
 {{- $dp := get $on "data-platform" -}}
-{{- $db := ternary (dict "to" "data-platform" "port" 6432) (dict "to" "external" "port" $g.postgres.port) (not $g.postgres.external) -}}
-{{- $dbDirect := ternary (dict "to" "data-platform" "port" 5432) (dict "to" "external" "port" $g.postgres.port) (not $g.postgres.external) -}}
-{{- $redis := ternary (dict "to" "data-platform" "port" 6379) (dict "to" "external" "port" $g.redis.port) (not $g.redis.external) -}}
+{{- $db := ternary (dict "to" "data-platform" "port" (index $ports "data-platform" "pgbouncer" | int)) (dict "to" "external" "port" $g.postgres.port) (not $g.postgres.external) -}}
+{{- $dbDirect := ternary (dict "to" "data-platform" "port" (index $ports "data-platform" "postgres" | int)) (dict "to" "external" "port" $g.postgres.port) (not $g.postgres.external) -}}
+{{- $redis := ternary (dict "to" "data-platform" "port" (index $ports "data-platform" "redis" | int)) (dict "to" "external" "port" $g.redis.port) (not $g.redis.external) -}}
 {{- $qdrant := dict -}}
 {{- if eq $g.vectorStore "qdrant" -}}
 {{- if $g.qdrant.external -}}
-{{- $qdrant = dict "to" "external" "port" (include "aiwfe.urlPort" (default "http://qdrant:6333" $g.qdrant.url) | int) -}}
+{{- $qdrant = dict "to" "external" "port" (include "aiwfe.urlPort" (default (printf "http://qdrant:%v" (index $ports "data-platform" "qdrant-http" | int)) $g.qdrant.url) | int) -}}
 {{- else -}}
-{{- $qdrant = dict "to" "data-platform" "port" 6333 -}}
+{{- $qdrant = dict "to" "data-platform" "port" (index $ports "data-platform" "qdrant-http" | int) -}}
 {{- end -}}
 {{- end -}}
 {{- $llm := dict -}}
 {{- if include "common.bundled.llm" . -}}
-{{- $llm = dict "to" "ai-inference" "port" 11434 -}}
+{{- $llm = dict "to" "ai-inference" "port" (index $ports "ai-inference" "http" | int) -}}
 {{- else if ne $g.llm.provider "local" -}}
 {{- $llm = dict "to" "llm" "port" (include "aiwfe.urlPort" $g.llm.url | int) -}}
 {{- end -}}
@@ -58,11 +59,11 @@ and tests/chart asserts it edge by edge.
 {{- if $g.tracing.otlpEndpoint -}}
 {{- $otlp = dict "to" "external" "port" (include "aiwfe.urlPort" $g.tracing.otlpEndpoint | int) -}}
 {{- else if and (get $on "observability") .Values.observability.jaeger.enabled -}}
-{{- $otlp = dict "to" "observability" "port" 4318 -}}
+{{- $otlp = dict "to" "observability" "port" (index $ports "observability" "otlp-http" | int) -}}
 {{- end -}}
 {{- end -}}
-{{- $config := dict "to" "config-manager" "port" 8082 -}}
-{{- $cognitive := dict "to" "cognitive-services" "port" 8081 -}}
+{{- $config := dict "to" "config-manager" "port" (index $ports "config-manager" "http" | int) -}}
+{{- $cognitive := dict "to" "cognitive-services" "port" (index $ports "cognitive-services" "http" | int) -}}
 {{- $flows := dict
   "api-gateway" (list $cognitive $config $db $redis $otlp)
   "cognitive-services" (list $config $db $redis $qdrant $llm $otlp)
@@ -71,16 +72,16 @@ and tests/chart asserts it edge by edge.
   "migration-operator" (list $dbDirect)
 -}}
 {{- if and (get $on "observability") .Values.observability.prometheus.enabled -}}
-{{- $_ := set $flows "observability" (list (dict "to" "api-gateway" "port" 8080) $cognitive $config (dict "to" "task-processor" "port" 8083)) -}}
+{{- $_ := set $flows "observability" (list (dict "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) $cognitive $config (dict "to" "task-processor" "port" (index $ports "task-processor" "http" | int))) -}}
 {{- end -}}
 {{- if and (get $on "ai-inference") (index .Values "ai-inference").modelPull.enabled -}}
 {{- $_ := set $flows "ai-inference" (list (dict "to" "llm" "port" 0)) -}}
 {{- end -}}
 {{- $edges := list -}}
 {{- if get $on "api-gateway" -}}
-{{- $edges = append $edges (dict "from" "world" "to" "api-gateway" "port" 8080) -}}
+{{- $edges = append $edges (dict "from" "world" "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) -}}
 {{- if .Values.tests.enabled -}}
-{{- $edges = append $edges (dict "from" "smoke-test" "to" "api-gateway" "port" 8080) -}}
+{{- $edges = append $edges (dict "from" "smoke-test" "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) -}}
 {{- end -}}
 {{- end -}}
 {{- range $from := keys $flows | sortAlpha -}}

@@ -20,7 +20,7 @@ automountServiceAccountToken: false
 {{- end }}
 {{- end -}}
 
-{{/* Service. Usage: include "common.service" (dict "ctx" . "ports" (list (dict "name" "http" "port" 8080)) "component" "") */}}
+{{/* Service. Usage: include "common.service" (dict "ctx" . "ports" (list (dict "name" "http" "port" (include "common.port" (list "api-gateway") | int))) "component" "") */}}
 {{- define "common.service" -}}
 {{- $ctx := .ctx -}}
 apiVersion: v1

@@ -23,18 +23,21 @@ docs/contracts.md (AIWFE_* environment of aiwfe.core.settings).
 {{- if and (eq .Values.global.llm.provider "ollama") (not .Values.global.llm.url) }}true{{ end -}}
 {{- end -}}
 
-{{/* Non-secret settings (ConfigMap data). Usage: include "common.settings" (dict "ctx" . "port" 8080) */}}
+{{/* Non-secret settings (ConfigMap data); AIWFE_PORT only when a port is given.
+Usage: include "common.settings" (dict "ctx" . "port" (include "common.port" (list "api-gateway") | int)) */}}
 {{- define "common.settings" -}}
 {{- $g := .ctx.Values.global -}}
 {{- $dp := include "common.endpoints.host" (dict "root" .ctx "name" "data-platform") -}}
-AIWFE_PORT: {{ .port | quote }}
+{{- with .port -}}
+AIWFE_PORT: {{ . | quote }}
+{{ end -}}
 AIWFE_LOG_LEVEL: {{ default $g.logLevel .ctx.Values.logLevel | quote }}
 {{- if $g.postgres.external }}
 AIWFE_DB_HOST: {{ required "global.postgres.host is required when global.postgres.external is true" $g.postgres.host | quote }}
 AIWFE_DB_PORT: {{ $g.postgres.port | quote }}
 {{- else }}
 AIWFE_DB_HOST: {{ $dp | quote }}
-AIWFE_DB_PORT: {{ ternary "5432" "6432" (default false .direct) | quote }}
+AIWFE_DB_PORT: {{ include "common.port" (list "data-platform" (ternary "postgres" "pgbouncer" (default false .direct))) | quote }}
 {{- end }}
 AIWFE_DB_NAME: {{ $g.postgres.database | quote }}
 AIWFE_DB_USER: {{ $g.postgres.username | quote }}
@@ -51,12 +54,12 @@ AIWFE_VECTOR_STORE: {{ $g.vectorStore | quote }}
 {{- if $g.qdrant.external }}
 AIWFE_QDRANT_URL: {{ required "global.qdrant.url is required when global.qdrant.external is true" $g.qdrant.url | quote }}
 {{- else }}
-AIWFE_QDRANT_URL: {{ printf "http://%s:6333" $dp | quote }}
+AIWFE_QDRANT_URL: {{ printf "http://%s:%s" $dp (include "common.port" (list "data-platform" "qdrant-http")) | quote }}
 {{- end }}
 {{- end }}
 AIWFE_LLM_PROVIDER: {{ $g.llm.provider | quote }}
 {{- if eq $g.llm.provider "ollama" }}
-AIWFE_LLM_URL: {{ default (printf "http://%s:11434" (include "common.endpoints.host" (dict "root" .ctx "name" "ai-inference"))) $g.llm.url | quote }}
+AIWFE_LLM_URL: {{ default (printf "http://%s:%s" (include "common.endpoints.host" (dict "root" .ctx "name" "ai-inference")) (include "common.port" (list "ai-inference"))) $g.llm.url | quote }}
 {{- else if eq $g.llm.provider "openai" }}
 AIWFE_LLM_URL: {{ required "global.llm.url is required when global.llm.provider is openai" $g.llm.url | quote }}
 {{- end }}
@@ -64,12 +67,12 @@ AIWFE_LLM_MODEL: {{ $g.llm.model | quote }}
 AIWFE_EMBEDDING_PROVIDER: {{ $g.embeddings.provider | quote }}
 AIWFE_EMBEDDING_MODEL: {{ $g.embeddings.model | quote }}
 AIWFE_EMBEDDING_DIM: {{ $g.embeddings.dim | quote }}
-AIWFE_COGNITIVE_URL: {{ printf "http://%s:8081" (include "common.endpoints.host" (dict "root" .ctx "name" "cognitive-services")) | quote }}
+AIWFE_COGNITIVE_URL: {{ printf "http://%s:%s" (include "common.endpoints.host" (dict "root" .ctx "name" "cognitive-services")) (include "common.port" (list "cognitive-services")) | quote }}
 AIWFE_COGNITIVE_MODE: {{ $g.cognitiveMode | quote }}
-AIWFE_CONFIG_URL: {{ printf "http://%s:8082" (include "common.endpoints.host" (dict "root" .ctx "name" "config-manager")) | quote }}
+AIWFE_CONFIG_URL: {{ printf "http://%s:%s" (include "common.endpoints.host" (dict "root" .ctx "name" "config-manager")) (include "common.port" (list "config-manager")) | quote }}
 AIWFE_ADMIN_USERNAME: {{ $g.auth.admin.username | quote }}
 {{- if $g.tracing.enabled }}
-OTEL_EXPORTER_OTLP_ENDPOINT: {{ default (printf "http://%s:4318" (include "common.endpoints.host" (dict "root" .ctx "name" "observability"))) $g.tracing.otlpEndpoint | quote }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ default (printf "http://%s:%s" (include "common.endpoints.host" (dict "root" .ctx "name" "observability")) (include "common.port" (list "observability" "otlp-http"))) $g.tracing.otlpEndpoint | quote }}
 OTEL_SERVICE_NAME: {{ .ctx.Chart.Name | quote }}
 {{- end }}
 {{- end -}}

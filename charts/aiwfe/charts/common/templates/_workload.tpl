@@ -30,7 +30,7 @@ hook too); "common.migrations.hookEvents" gives the Job's hook events ("" = plai
 
 {{/*
 Deployment of a first-party AIWFE service (gateway, cognitive, worker, config-manager).
-Usage: include "common.firstparty.deployment" (dict "ctx" . "port" 8080 "volumes" "" "volumeMounts" "" "checksums" (dict))
+Usage: include "common.firstparty.deployment" (dict "ctx" . "port" (include "common.port" (list "api-gateway") | int) "volumes" "" "volumeMounts" "" "checksums" (dict))
 */}}
 {{- define "common.firstparty.deployment" -}}
 {{- $ctx := .ctx -}}

@@ -1,23 +1,23 @@
 {{/* Roles, ports and probes (docs/contracts.md). */}}
 {{- define "observability.roles" -}}
 prometheus:
-  ports: [{name: prometheus, port: 9090}]
+  ports: [{name: prometheus, port: {{ include "common.port" (list "observability" "prometheus") }}}]
   probe: {httpGet: {path: /-/ready, port: prometheus}}
   config: true
 alertmanager:
-  ports: [{name: alertmanager, port: 9093}]
+  ports: [{name: alertmanager, port: {{ include "common.port" (list "observability" "alertmanager") }}}]
   probe: {httpGet: {path: /-/ready, port: alertmanager}}
   config: true
 grafana:
-  ports: [{name: grafana, port: 3000}]
+  ports: [{name: grafana, port: {{ include "common.port" (list "observability" "grafana") }}}]
   probe: {httpGet: {path: /api/health, port: grafana}}
   config: false
 loki:
-  ports: [{name: loki, port: 3100}]
+  ports: [{name: loki, port: {{ include "common.port" (list "observability" "loki") }}}]
   probe: {httpGet: {path: /ready, port: loki}}
   config: false
 jaeger:
-  ports: [{name: jaeger-ui, port: 16686}, {name: otlp-grpc, port: 4317}, {name: otlp-http, port: 4318}]
+  ports: [{name: jaeger-ui, port: {{ include "common.port" (list "observability" "jaeger-ui") }}}, {name: otlp-grpc, port: {{ include "common.port" (list "observability" "otlp-grpc") }}}, {name: otlp-http, port: {{ include "common.port" (list "observability" "otlp-http") }}}]
   probe: {httpGet: {path: /, port: jaeger-ui}}
   config: false
 {{- end -}}
@@ -33,8 +33,7 @@ jaeger:
 
 {{/* The components the bundled Prometheus scrapes (service name, port). */}}
 {{- define "observability.scrapeTargets" -}}
-api-gateway: 8080
-cognitive-services: 8081
-config-manager: 8082
-task-processor: 8083
+{{- range list "api-gateway" "cognitive-services" "config-manager" "task-processor" }}
+{{ . }}: {{ include "common.port" (list .) }}
+{{- end }}
 {{- end -}}
