@@ -23,6 +23,7 @@ class Component:
     first_party: bool  # built from src/aiwfe (True) or packaging third-party programs
     role: str
     ports: tuple[tuple[str, int], ...] = ()  # (port name, number) the component listens on
+    service: str = ""  # the aiwfe program it runs (key of aiwfe.core.settings.DEFAULT_PORTS)
 
     @property
     def image(self) -> str:
@@ -45,13 +46,25 @@ class Component:
 
 # Order: the umbrella's dependency order (Chart.yaml, docs/values.md).
 COMPONENTS: tuple[Component, ...] = (
-    Component("api-gateway", True, "REST/SSE API, auth, UI", (("http", 8080),)),
-    Component("cognitive-services", True, "the five cognitive modules", (("http", 8081),)),
+    Component(
+        "api-gateway",
+        first_party=True,
+        role="API, JWT auth, web UI",
+        ports=(("http", 8080),),
+        service="gateway",
+    ),
+    Component(
+        "cognitive-services",
+        first_party=True,
+        role="the five cognitive modules in one process",
+        ports=(("http", 8081),),
+        service="cognitive",
+    ),
     Component(
         "data-platform",
-        False,
-        "bundled PostgreSQL, PgBouncer, Redis and Qdrant",
-        (
+        first_party=False,
+        role="postgres, pgbouncer, redis, qdrant (bundled stateful services)",
+        ports=(
             ("postgres", 5432),
             ("pgbouncer", 6432),
             ("redis", 6379),
@@ -59,13 +72,24 @@ COMPONENTS: tuple[Component, ...] = (
             ("qdrant-grpc", 6334),
         ),
     ),
-    Component("task-processor", True, "queue worker", (("http", 8083),)),
-    Component("ai-inference", False, "Ollama LLM server", (("http", 11434),)),
+    Component(
+        "task-processor",
+        first_party=True,
+        role="Celery worker (health + metrics port)",
+        ports=(("http", 8083),),
+        service="worker",
+    ),
+    Component(
+        "ai-inference",
+        first_party=False,
+        role="Ollama model server",
+        ports=(("http", 11434),),
+    ),
     Component(
         "observability",
-        False,
-        "Prometheus, Alertmanager, Grafana, Loki, Jaeger",
-        (
+        first_party=False,
+        role="prometheus, alertmanager, grafana, loki, jaeger",
+        ports=(
             ("prometheus", 9090),
             ("alertmanager", 9093),
             ("grafana", 3000),
@@ -75,8 +99,18 @@ COMPONENTS: tuple[Component, ...] = (
             ("otlp-http", 4318),
         ),
     ),
-    Component("config-manager", True, "serves and stores config", (("http", 8082),)),
-    Component("migration-operator", True, "Alembic migrations and admin (a Job)"),
+    Component(
+        "config-manager",
+        first_party=True,
+        role="config and feature flags",
+        ports=(("http", 8082),),
+        service="config",
+    ),
+    Component(
+        "migration-operator",
+        first_party=True,
+        role="a Job: database migrations, then the admin user",
+    ),
 )
 
 BY_NAME: dict[str, Component] = {c.name: c for c in COMPONENTS}

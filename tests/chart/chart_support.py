@@ -1,8 +1,9 @@
 """The chart tests' one render helper and offline schema validators, all cached.
 
-`render()` runs `helm template` once per distinct (profile, --set, --api-versions, helm)
-for the whole test session and returns parsed objects (tuples, so callers cannot mutate
-the shared cache). Validators are built once per (Kubernetes minor, apiVersion, kind).
+`render()` runs `helm template` once per distinct (profile, --set, --api-versions, helm,
+extra values files) for the whole test session and returns parsed objects (tuples, so
+callers cannot mutate the shared cache). Validators are built once per (Kubernetes minor,
+apiVersion, kind).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
 
-from ci import chart, pins
+from ci import chart, components, pins
 
 CRDS_DIR = Path(chart.CRDS_DIR)
 PROFILES = tuple(chart.PROFILES)
-COMPONENTS = tuple(chart.SUBCHARTS)
+COMPONENTS = components.SUBCHARTS
 RELEASE = chart.RELEASE
 MONITORING_API = ("monitoring.coreos.com/v1",)
 # Kinds whose pods are first-party or bundled workloads.
@@ -37,9 +38,15 @@ def render(
     helm: str = "helm3",
     *,
     is_upgrade: bool = False,
+    extra_values: tuple[Path, ...] = (),
 ) -> tuple[dict, ...]:
     text = chart.render_text(
-        profile, sets=sets, api_versions=api_versions, helm=helm, is_upgrade=is_upgrade
+        profile,
+        sets=sets,
+        api_versions=api_versions,
+        helm=helm,
+        is_upgrade=is_upgrade,
+        extra_values=extra_values,
     )
     return tuple(chart.parse(text))
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 
 import pytest
+import yaml
 
+from ci import components
 from ci.paths import REPO
 from tests.chart.chart_support import PROFILES, by_name, containers, of_kind, pod_spec, render
 
 CONTRACTS = (REPO / "docs" / "contracts.md").read_text()
-FIRST_PARTY = {
-    "api-gateway": 8080,
-    "cognitive-services": 8081,
-    "config-manager": 8082,
-    "task-processor": 8083,
-}
+FIRST_PARTY = {name: components.port(name) for name in components.SERVICES}
 # Standard OpenTelemetry variables the SDK reads besides the contract's endpoint.
 OTEL_STANDARD = {"OTEL_SERVICE_NAME"}
 
@@ -53,7 +52,7 @@ def env_of(objects, container) -> dict[str, dict]:
 
 def test_contract_tables_parse():
     assert {"AIWFE_DB_HOST", "AIWFE_JWT_SECRET", "WORKER_CONCURRENCY"} <= contract_settings()
-    assert contract_probes()["api-gateway"] == (8080, {"/api/health", "/api/ready"})
+    assert contract_probes()["api-gateway"][1] == {"/api/health", "/api/ready"}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -118,9 +117,10 @@ def test_third_party_roles_ports_and_environment():
 
     ai = pod_spec(by_name(objects, "StatefulSet", "aiwfe-ai-inference"))
     server = ai["containers"][0]
-    assert server["args"] == ["serve"] and server["ports"][0]["containerPort"] == 11434
+    ollama = components.port("ai-inference")
+    assert server["args"] == ["serve"] and server["ports"][0]["containerPort"] == ollama
     env = {e["name"]: e["value"] for e in server["env"]}
-    assert env["OLLAMA_MODELS"] == "/models" and env["OLLAMA_HOST"] == "0.0.0.0:11434"
+    assert env["OLLAMA_MODELS"] == "/models" and env["OLLAMA_HOST"] == f"0.0.0.0:{ollama}"
 
     obs = pod_spec(by_name(objects, "Deployment", "aiwfe-observability"))
     for c in obs["containers"]:
@@ -139,8 +139,58 @@ def test_services_expose_the_contract_ports():
         s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]}
         for s in of_kind(objects, "Service")
     }
-    assert ports["aiwfe-data-platform"] == {5432, 6432, 6379, 6333, 6334}
-    assert ports["aiwfe-ai-inference"] == {11434}
-    assert ports["aiwfe-observability"] == {9090, 9093, 3000, 3100, 16686, 4317, 4318}
-    for component, port in FIRST_PARTY.items():
-        assert ports[f"aiwfe-{component}"] == {port}
+    for component in components.COMPONENTS:
+        if component.ports:
+            assert ports[f"aiwfe-{component.name}"] == set(dict(component.ports).values())
+        else:
+            assert f"aiwfe-{component.name}" not in ports
+
+
+def test_contract_ports_table_is_the_component_table():
+    """docs/contracts.md's "Ports and probes" rows name the ports of ci/components.py."""
+    documented = {name: port for name, (port, _) in contract_probes().items()}
+    for name in components.SERVICES:
+        assert documented[name] == components.port(name), name
+    assert documented["ollama (`serve`)"] == components.port("ai-inference")
+    for role in ("postgres", "pgbouncer", "redis"):
+        assert documented[role] == components.port("data-platform", role), role
+    assert documented["qdrant"] == components.port("data-platform", "qdrant-http")
+    for role in ("prometheus", "alertmanager", "grafana", "loki"):
+        assert documented[role] == components.port("observability", role), role
+    assert documented["jaeger"] == components.port("observability", "jaeger-ui")
+
+
+# Renders the chart's port table (common.ports) into a ConfigMap through extraObjects.
+PORT_TABLE_PROBE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: port-table
+data:
+  ports: {{ include "common.ports" . | fromYaml | toJson | quote }}
+  gateway: {{ include "common.port" (list "api-gateway") | quote }}
+  pgbouncer: {{ include "common.port" (list "data-platform" "pgbouncer") | quote }}
+"""
+
+
+def test_chart_port_helper_agrees_with_the_component_table(tmp_path):
+    values = tmp_path / "port-table.yaml"
+    values.write_text(yaml.safe_dump({"extraObjects": [PORT_TABLE_PROBE]}))
+    table = by_name(render(extra_values=(values,)), "ConfigMap", "port-table")["data"]
+    assert json.loads(table["ports"]) == components.ports()
+    assert list(json.loads(table["ports"])) == sorted(components.SUBCHARTS)
+    assert table["gateway"] == str(components.port("api-gateway"))
+    assert table["pgbouncer"] == str(components.port("data-platform", "pgbouncer"))
+
+
+def test_services_default_ports_are_the_component_table():
+    """aiwfe.core.settings.DEFAULT_PORTS (read without importing the services)."""
+    tree = ast.parse((REPO / "src" / "aiwfe" / "core" / "settings.py").read_text())
+    defaults = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(target, "id", "") == "DEFAULT_PORTS" for target in node.targets)
+    )
+    expected = {c.service: c.port for c in components.COMPONENTS if c.service}
+    assert defaults == expected

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from ci import components
 from tests.chart.chart_support import (
     MONITORING_API,
     PROFILES,
@@ -158,34 +159,43 @@ def graph(objects) -> tuple[set, set]:
     return ingress, egress
 
 
+# The in-chart ports of the flows (ci/components.py).
+_port = components.port
+GATEWAY, COGNITIVE, CONFIG, WORKER = (
+    _port(c) for c in ("api-gateway", "cognitive-services", "config-manager", "task-processor")
+)
+POSTGRES, PGBOUNCER = _port("data-platform", "postgres"), _port("data-platform", "pgbouncer")
+REDIS, QDRANT = _port("data-platform", "redis"), _port("data-platform", "qdrant-http")
+LLM, OTLP = _port("ai-inference"), _port("observability", "otlp-http")
+
 DEFAULT_EDGES = {
-    ("world", "api-gateway", 8080),
-    ("smoke-test", "api-gateway", 8080),
-    ("api-gateway", "cognitive-services", 8081),
-    ("api-gateway", "config-manager", 8082),
-    ("api-gateway", "data-platform", 6432),
-    ("api-gateway", "data-platform", 6379),
-    ("api-gateway", "observability", 4318),
-    ("cognitive-services", "config-manager", 8082),
-    ("cognitive-services", "data-platform", 6432),
-    ("cognitive-services", "data-platform", 6379),
-    ("cognitive-services", "data-platform", 6333),
-    ("cognitive-services", "ai-inference", 11434),
-    ("cognitive-services", "observability", 4318),
-    ("task-processor", "cognitive-services", 8081),
-    ("task-processor", "config-manager", 8082),
-    ("task-processor", "data-platform", 6432),
-    ("task-processor", "data-platform", 6379),
-    ("task-processor", "data-platform", 6333),
-    ("task-processor", "ai-inference", 11434),
-    ("task-processor", "observability", 4318),
-    ("config-manager", "data-platform", 6432),
-    ("config-manager", "observability", 4318),
-    ("migration-operator", "data-platform", 5432),
-    ("observability", "api-gateway", 8080),
-    ("observability", "cognitive-services", 8081),
-    ("observability", "config-manager", 8082),
-    ("observability", "task-processor", 8083),
+    ("world", "api-gateway", GATEWAY),
+    ("smoke-test", "api-gateway", GATEWAY),
+    ("api-gateway", "cognitive-services", COGNITIVE),
+    ("api-gateway", "config-manager", CONFIG),
+    ("api-gateway", "data-platform", PGBOUNCER),
+    ("api-gateway", "data-platform", REDIS),
+    ("api-gateway", "observability", OTLP),
+    ("cognitive-services", "config-manager", CONFIG),
+    ("cognitive-services", "data-platform", PGBOUNCER),
+    ("cognitive-services", "data-platform", REDIS),
+    ("cognitive-services", "data-platform", QDRANT),
+    ("cognitive-services", "ai-inference", LLM),
+    ("cognitive-services", "observability", OTLP),
+    ("task-processor", "cognitive-services", COGNITIVE),
+    ("task-processor", "config-manager", CONFIG),
+    ("task-processor", "data-platform", PGBOUNCER),
+    ("task-processor", "data-platform", REDIS),
+    ("task-processor", "data-platform", QDRANT),
+    ("task-processor", "ai-inference", LLM),
+    ("task-processor", "observability", OTLP),
+    ("config-manager", "data-platform", PGBOUNCER),
+    ("config-manager", "observability", OTLP),
+    ("migration-operator", "data-platform", POSTGRES),
+    ("observability", "api-gateway", GATEWAY),
+    ("observability", "cognitive-services", COGNITIVE),
+    ("observability", "config-manager", CONFIG),
+    ("observability", "task-processor", WORKER),
 }
 LLM_EGRESS = {("ai-inference", "cidr:0.0.0.0/0", 443)}
 
@@ -196,7 +206,7 @@ def test_default_network_graph_is_exactly_the_used_flows():
     # every allowed egress has the matching ingress on the other side, and vice versa
     assert internal == {e for e in ingress if e[0] != "world"}
     assert ingress == DEFAULT_EDGES
-    assert egress == (DEFAULT_EDGES - {("world", "api-gateway", 8080)}) | LLM_EGRESS
+    assert egress == (DEFAULT_EDGES - {("world", "api-gateway", GATEWAY)}) | LLM_EGRESS
 
 
 def test_kind_network_graph_drops_what_is_not_deployed():
@@ -205,10 +215,10 @@ def test_kind_network_graph_drops_what_is_not_deployed():
     expected = {
         e
         for e in DEFAULT_EDGES
-        if e[1] not in gone and e[2] not in (6333, 4318)  # pgvector, no tracing
+        if e[1] not in gone and e[2] not in (QDRANT, OTLP)  # pgvector, no tracing
     }
     assert ingress == expected
-    assert {e for e in egress} == expected - {("world", "api-gateway", 8080)}
+    assert {e for e in egress} == expected - {("world", "api-gateway", GATEWAY)}
 
 
 def test_prod_network_graph_uses_external_cidrs_and_llm_egress():
@@ -285,9 +295,9 @@ def test_every_configured_endpoint_has_an_allowed_flow(profile):
             url = urlparse(data["AIWFE_CONFIG_URL"])
             wanted.append((url.hostname, url.port))
         if src == "api-gateway":  # the gateway does not talk to the vector store or LLM
-            wanted = [w for w in wanted if w[1] not in (6333, 11434)]
+            wanted = [w for w in wanted if w[1] not in (QDRANT, LLM)]
         if src == "config-manager":
-            wanted = [w for w in wanted if w[1] not in (6333, 11434, 6379, 8081)]
+            wanted = [w for w in wanted if w[1] not in (QDRANT, LLM, REDIS, COGNITIVE)]
         for host, port in wanted:
             assert allowed(src, host, port), (profile, src, host, port)
 
