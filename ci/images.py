@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ci import pins, rootfs
+from ci.components import FIRST_PARTY, THIRD_PARTY
 from ci.paths import BUILD, CHART, REPO, logs_dir
 from ci.proc import echo
 
@@ -42,14 +43,6 @@ SOURCE_URL = "https://github.com/aiwfe/aiwfe"
 REPOSITORY = "aiwfe"
 CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
-FIRST_PARTY = (
-    "api-gateway",
-    "cognitive-services",
-    "task-processor",
-    "config-manager",
-    "migration-operator",
-)
-THIRD_PARTY = ("data-platform", "observability", "ai-inference")
 ALL_IMAGES = FIRST_PARTY + THIRD_PARTY
 
 

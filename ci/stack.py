@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ci import cluster
+from ci import cluster, components
 from ci.images import REPORT as IMAGES_REPORT
 from ci.paths import TOOLS_BIN
 from ci.proc import echo
@@ -67,7 +67,10 @@ def expose_gateway(kubeconfig: Path, namespace: str, release: str, wait: float =
             },
             ports=[
                 client.V1ServicePort(
-                    name="http", port=8080, target_port="http", node_port=cluster.GATEWAY_NODE_PORT
+                    name="http",
+                    port=components.port("api-gateway"),
+                    target_port="http",
+                    node_port=cluster.GATEWAY_NODE_PORT,
                 )
             ],
         ),
