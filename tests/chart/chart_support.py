@@ -24,6 +24,9 @@ from ci import chart, components, pins
 CRDS_DIR = Path(chart.CRDS_DIR)
 PROFILES = tuple(chart.PROFILES)
 COMPONENTS = components.SUBCHARTS
+# The first-party Deployments (api-gateway, cognitive-services, task-processor, config-manager).
+SERVICES = components.SERVICES
+DIGEST = "sha256:" + "ab" * 32
 RELEASE = chart.RELEASE
 MONITORING_API = ("monitoring.coreos.com/v1",)
 # Kinds whose pods are first-party or bundled workloads.
@@ -59,6 +62,15 @@ def render_error(profile: str = "default", sets: tuple[str, ...] = (), helm: str
     except chart.RenderError as error:
         return str(error)
     raise AssertionError(f"rendering {profile} with {sets} succeeded but must fail")
+
+
+def deployment(objects: Iterable[dict], component: str) -> dict:
+    return by_name(objects, "Deployment", f"{RELEASE}-{component}")
+
+
+def pod_annotations(obj: dict) -> dict:
+    """The pod template's annotations (checksums that roll the pods)."""
+    return obj["spec"]["template"]["metadata"].get("annotations", {})
 
 
 def of_kind(objects: Iterable[dict], *kinds: str) -> list[dict]:
