@@ -160,7 +160,8 @@ def test_contract_ports_table_is_the_component_table():
     assert documented["jaeger"] == components.port("observability", "jaeger-ui")
 
 
-# Renders the chart's port table (common.ports) into a ConfigMap through extraObjects.
+# Renders the chart's port table (common.ports, common.port, common.components) into a
+# ConfigMap through extraObjects.
 PORT_TABLE_PROBE = """\
 apiVersion: v1
 kind: ConfigMap
@@ -170,6 +171,7 @@ data:
   ports: {{ include "common.ports" . | fromYaml | toJson | quote }}
   gateway: {{ include "common.port" (list "api-gateway") | quote }}
   pgbouncer: {{ include "common.port" (list "data-platform" "pgbouncer") | quote }}
+  components: {{ include "common.components" . | quote }}
 """
 
 
@@ -178,7 +180,7 @@ def test_chart_port_helper_agrees_with_the_component_table(tmp_path):
     values.write_text(yaml.safe_dump({"extraObjects": [PORT_TABLE_PROBE]}))
     table = by_name(render(extra_values=(values,)), "ConfigMap", "port-table")["data"]
     assert json.loads(table["ports"]) == components.ports()
-    assert list(json.loads(table["ports"])) == sorted(components.SUBCHARTS)
+    assert json.loads(table["components"]) == sorted(components.SUBCHARTS)
     assert table["gateway"] == str(components.port("api-gateway"))
     assert table["pgbouncer"] == str(components.port("data-platform", "pgbouncer"))
 

@@ -33,8 +33,8 @@ and tests/chart asserts it edge by edge.
 {{- $g := .Values.global -}}
 {{- $ports := include "common.ports" . | fromYaml -}}
 {{- $on := dict -}}
-{{- range $name, $_ := $ports -}}
-{{- $_ := set $on $name (include "aiwfe.on" (dict "root" $ "name" $name)) -}}
+{{- range include "common.components" . | fromJsonArray -}}
+{{- $_ := set $on . (include "aiwfe.on" (dict "root" $ "name" .)) -}}
 {{- end -}}
 {{- $dp := get $on "data-platform" -}}
 {{- $db := ternary (dict "to" "data-platform" "port" (index $ports "data-platform" "pgbouncer" | int)) (dict "to" "external" "port" $g.postgres.port) (not $g.postgres.external) -}}

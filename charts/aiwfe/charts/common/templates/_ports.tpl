@@ -34,3 +34,8 @@ Usage: include "common.port" (list "api-gateway")            -> 8080 (the `http`
 {{- end -}}
 {{- index $ports $name | int -}}
 {{- end -}}
+
+{{/* Every component of the chart (sorted), from the table above. Usage: include "common.components" . | fromJsonArray */}}
+{{- define "common.components" -}}
+{{- keys (include "common.ports" . | fromYaml) | sortAlpha | toJson -}}
+{{- end -}}
