@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from ci import components
+from ci import chart, components
 from ci.paths import REPO
 from tests.chart.chart_support import PROFILES, by_name, containers, of_kind, pod_spec, render
 
@@ -196,3 +196,21 @@ def test_services_default_ports_are_the_component_table():
     )
     expected = {c.service: c.port for c in components.COMPONENTS if c.service}
     assert defaults == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ('(list "data-platform" "http")', 'common.port: data-platform has no port "http"'),
+        ('(list "api-gatway")', 'common.port: unknown component "api-gatway"'),
+    ],
+)
+def test_chart_port_helper_refuses_unknown_names(tmp_path, call, message):
+    """A template asking for a port the table lacks fails the render, naming what to fix."""
+    values = tmp_path / "bad-port.yaml"
+    obj = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+    obj += 'data: {p: \'{{ include "common.port" ' + call + " }}'}"
+    values.write_text(yaml.safe_dump({"extraObjects": [obj]}))
+    with pytest.raises(chart.RenderError) as error:
+        chart.render_text(extra_values=(values,))
+    assert message in str(error.value)
