@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiwfe.cognitive.base import CognitiveError, Transport
 from aiwfe.cognitive.transport import HttpTransport
+from aiwfe.core import runs
 from aiwfe.core.db import create_engine, session_factory
-from aiwfe.core.models import TERMINAL_STATUSES, RunEvent, WorkflowRun, WorkflowStep
+from aiwfe.core.models import RunEvent, WorkflowRun, WorkflowStep
 from aiwfe.core.redis import async_client, run_channel
+from aiwfe.core.runs import RunStatus
 from aiwfe.core.settings import Settings
 
 log = structlog.get_logger("aiwfe.worker")
@@ -96,7 +98,7 @@ class RunExecutor:
                 status = await session.scalar(
                     select(WorkflowRun.status).where(WorkflowRun.id == run_id)
                 )
-            if status is None or status in TERMINAL_STATUSES:
+            if status is None or runs.is_terminal(status):
                 return Outcome(f"already-{status}" if status else "missing")
             raise Busy(str(run_id))
         renew = asyncio.create_task(self._renew(lease))
@@ -130,19 +132,13 @@ class RunExecutor:
             )
             if run is None:
                 return Outcome("missing")
-            if run.status in TERMINAL_STATUSES:
+            if runs.is_terminal(run.status):
                 return Outcome(f"already-{run.status}")
-            resumed = run.status == "running"
-            run.status = "running"
+            resumed = run.status == RunStatus.RUNNING
             run.attempts += 1
-            if run.started_at is None:
-                run.started_at = func.now()
-            await _event(
-                session,
-                run_id,
-                "resumed" if resumed else "started",
-                attempt=run.attempts,
-                worker=WORKER_ID,
+            event = "resumed" if resumed else "started"
+            runs.apply(
+                session, run, RunStatus.RUNNING, event, attempt=run.attempts, worker=WORKER_ID
             )
             steps = list(run.steps)
             run_input = dict(run.input)
@@ -162,7 +158,7 @@ class RunExecutor:
                         WorkflowStep.run_id == run_id, WorkflowStep.idx == idx
                     )
                 )
-            if status != "running":
+            if status != RunStatus.RUNNING:
                 log.info("run stopped", run_id=str(run_id), status=status)
                 return Outcome(status or "missing")
             if done is not None and done.status == "succeeded":
@@ -249,20 +245,17 @@ class RunExecutor:
             outputs.append(output)
 
         async with self.sessions() as session, session.begin():
-            changed = await session.execute(
-                update(WorkflowRun)
-                .where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
-                .values(
-                    status="succeeded",
-                    finished_at=func.now(),
-                    result={"output": outputs[-1] if outputs else {}, "steps": len(outputs)},
-                )
+            changed = await runs.move(
+                session,
+                run_id,
+                RunStatus.SUCCEEDED,
+                event="completed",
+                data={"status": RunStatus.SUCCEEDED.value},
+                result={"output": outputs[-1] if outputs else {}, "steps": len(outputs)},
             )
-            if changed.rowcount == 1:
-                await _event(session, run_id, "completed", status="succeeded")
         await self.publish(run_id, "completed")
         log.info("run finished", run_id=str(run_id))
-        return Outcome("succeeded" if changed.rowcount == 1 else "already-finished")
+        return Outcome("succeeded" if changed else "already-finished")
 
     async def _fail(self, run_id: uuid.UUID, idx: int, error: str) -> Outcome:
         async with self.sessions() as session, session.begin():
@@ -271,13 +264,15 @@ class RunExecutor:
                 .where(WorkflowStep.run_id == run_id, WorkflowStep.idx == idx)
                 .values(status="failed", error=error, finished_at=func.now())
             )
-            changed = await session.execute(
-                update(WorkflowRun)
-                .where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
-                .values(status="failed", error=error, finished_at=func.now())
+            await runs.move(
+                session,
+                run_id,
+                RunStatus.FAILED,
+                event="failed",
+                data={"status": RunStatus.FAILED.value, "error": error},
+                only_from=[RunStatus.RUNNING],
+                error=error,
             )
-            if changed.rowcount == 1:
-                await _event(session, run_id, "failed", status="failed", error=error)
         await self.publish(run_id, "failed")
         log.warning("run failed", run_id=str(run_id), error=error)
         return Outcome("failed")
@@ -285,13 +280,14 @@ class RunExecutor:
     async def fail_permanently(self, run_id: uuid.UUID, error: str) -> None:
         """Retries exhausted: the run is marked failed so it does not hang in `running`."""
         async with self.sessions() as session, session.begin():
-            changed = await session.execute(
-                update(WorkflowRun)
-                .where(WorkflowRun.id == run_id, WorkflowRun.status.in_(("queued", "running")))
-                .values(status="failed", error=error, finished_at=func.now())
+            await runs.move(
+                session,
+                run_id,
+                RunStatus.FAILED,  # from queued or running: whatever did not finish
+                event="failed",
+                data={"status": RunStatus.FAILED.value, "error": error},
+                error=error,
             )
-            if changed.rowcount == 1:
-                await _event(session, run_id, "failed", status="failed", error=error)
         await self.publish(run_id, "failed")
 
 
