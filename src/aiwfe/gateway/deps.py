@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
+import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,12 +45,12 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    redis: Any  # redis.asyncio.Redis
+    redis: aioredis.Redis
     cognitive: Transport
     config: ConfigClient  # runtime config and flags (watched)
     config_http: httpx.AsyncClient  # the flags proxy to config-manager
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _watcher: asyncio.Task[None] | None = None
+    _stop: asyncio.Event = field(init=False, repr=False, default_factory=asyncio.Event)
+    _watcher: asyncio.Task[None] | None = field(init=False, repr=False, default=None)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
