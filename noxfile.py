@@ -80,7 +80,7 @@ def unit(session: nox.Session) -> None:
     """Harness unit tests, chart render-and-assert tests, the bench's own maths (tests/unit,
     tests/chart, tests/bench)."""
     env = provide_tools(session, "helm3", "helm4")
-    install(session, "test")
+    install(session, "test", "services", project=True)  # services: hypothesis, for tests/unit
     paths = [p for p in ("tests/unit", "tests/chart", "tests/bench") if Path(p).exists()]
     session.run("pytest", *paths, *session.posargs, env=env)
 

@@ -10,8 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.services.conftest import JWT_SECRET, Api
-from tests.services.stack import Stack
+from tests.services.support import JWT_SECRET, Api, Stack
 
 TABLES = ("users", "workflow_runs", "workflow_steps", "memories", "feedback", "config_overrides")
 

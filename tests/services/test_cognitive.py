@@ -15,7 +15,7 @@ import pytest
 from aiwfe.cognitive.base import CognitiveError
 from aiwfe.cognitive.engine import Engine
 from aiwfe.core.settings import Settings
-from tests.services.conftest import Api
+from tests.services.support import Api
 
 DOC = (
     "The billing service runs on Kubernetes in Frankfurt. "

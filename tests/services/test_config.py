@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from aiwfe.core.config_client import ConfigClient
-from tests.services.conftest import Api
-from tests.services.stack import Stack
+from tests.services.support import Api, Stack
 
 
 @pytest.fixture(scope="module")

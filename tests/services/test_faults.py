@@ -8,8 +8,7 @@ import uuid
 
 import httpx
 
-from tests.services.conftest import Api, wait_for_run, wait_until
-from tests.services.stack import Stack
+from tests.services.support import Api, Stack, wait_for_run, wait_until
 
 
 def test_worker_killed_mid_run_completes_exactly_once(api: Api, stack: Stack, db) -> None:
@@ -151,7 +150,8 @@ def test_request_id_reaches_cognitive_and_logs_are_json(api: Api, stack: Stack) 
 
 
 def test_sigterm_shuts_down_gracefully(stack: Stack) -> None:
-    from tests.services.stack import Proc, free_port, script
+    from ci.services_env import free_port
+    from tests.services.support import Proc, script
 
     # uvicorn re-raises SIGTERM after its orderly shutdown (exit -15); celery exits 0.
     procs = []

@@ -15,8 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from ci.services_env import free_port
-from tests.services.conftest import ADMIN_PASSWORD, migrate
-from tests.services.stack import Proc, Stack, script
+from tests.services.support import ADMIN_PASSWORD, Proc, Stack, migrate, script
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 
 from aiwfe.core.auth import verify_password
-from tests.services.conftest import ADMIN_PASSWORD, Api, migrate
-from tests.services.stack import Stack
+from tests.services.support import ADMIN_PASSWORD, Api, Stack, migrate
 
 
 def test_upgrade_check_admin_and_downgrade(migrated: dict[str, str], db) -> None:
@@ -47,7 +46,7 @@ def test_concurrent_migrators_agree(migrated: dict[str, str], db) -> None:
     waits on the lock and finds the schema at head; exactly one admin."""
     import subprocess
 
-    from tests.services.stack import script
+    from tests.services.support import script
 
     name = f"aiwfe_mig_{uuid.uuid4().hex[:8]}"
     db.execute(f'CREATE DATABASE "{name}"')
@@ -78,7 +77,7 @@ def test_check_reports_unreachable_database(migrated: dict[str, str]) -> None:
 def test_smoke_cli_against_the_stack(stack: Stack, migrated: dict[str, str]) -> None:
     import subprocess
 
-    from tests.services.stack import script
+    from tests.services.support import script
 
     ok = subprocess.run(
         [script("aiwfe-smoke"), "--url", stack.gateway, "--timeout", "60"],

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.services.conftest import Api, wait_for_run, wait_until
-from tests.services.stack import Stack
+from tests.services.support import Api, Stack, wait_for_run, wait_until
 
 
 def test_probes_answer_on_every_component(stack: Stack) -> None:

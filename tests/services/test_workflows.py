@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.services.conftest import Api, Stacks, api_for, wait_for_run
+from tests.services.support import Api, Stacks, api_for, wait_for_run
 
 TEXT = (
     "Acme Corp signed a contract with Globex on 2026-03-14 worth $120,000. "

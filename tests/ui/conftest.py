@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from ci import services_env
-from tests.services.stack import Proc, script
+from tests.services.support import Proc, script
 from tests.ui.support import (
     ADMIN_PASSWORD,
     ADMIN_USER,

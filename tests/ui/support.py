@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from ci.paths import BUILD
-from tests.services.stack import Proc
+from tests.services.support import Proc
 
 JWT_SECRET = "ui-e2e-jwt-secret-" + uuid.uuid4().hex
 ADMIN_USER = "admin"

@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiwfe.cognitive.base import CognitiveError, Transport
 from aiwfe.cognitive.transport import HttpTransport
+from aiwfe.core import runs
 from aiwfe.core.db import create_engine, session_factory
-from aiwfe.core.models import TERMINAL_STATUSES, RunEvent, WorkflowRun, WorkflowStep
+from aiwfe.core.models import RunEvent, WorkflowRun, WorkflowStep
 from aiwfe.core.redis import async_client, run_channel
+from aiwfe.core.runs import RunStatus
 from aiwfe.core.settings import Settings
 
 log = structlog.get_logger("aiwfe.worker")
@@ -96,7 +98,7 @@ class RunExecutor:
                 status = await session.scalar(
                     select(WorkflowRun.status).where(WorkflowRun.id == run_id)
                 )
-            if status is None or status in TERMINAL_STATUSES:
+            if status is None or runs.is_terminal(status):
                 return Outcome(f"already-{status}" if status else "missing")
             raise Busy(str(run_id))
         renew = asyncio.create_task(self._renew(lease))
@@ -123,32 +125,33 @@ class RunExecutor:
             except Exception:
                 log.warning("lease renewal failed", lease=lease.name)
 
-    async def _run(self, run_id: uuid.UUID, lease: Lock) -> Outcome:
+    async def _start(self, run_id: uuid.UUID) -> Outcome | tuple[list[dict], dict[str, Any]]:
+        """Claim the run (queued -> running, or resume a running one): its steps and input,
+        or the Outcome when there is nothing to run."""
         async with self.sessions() as session, session.begin():
             run = await session.scalar(
                 select(WorkflowRun).where(WorkflowRun.id == run_id).with_for_update()
             )
             if run is None:
                 return Outcome("missing")
-            if run.status in TERMINAL_STATUSES:
+            if runs.is_terminal(run.status):
                 return Outcome(f"already-{run.status}")
-            resumed = run.status == "running"
-            run.status = "running"
+            resumed = run.status == RunStatus.RUNNING
             run.attempts += 1
-            if run.started_at is None:
-                run.started_at = func.now()
-            await _event(
-                session,
-                run_id,
-                "resumed" if resumed else "started",
-                attempt=run.attempts,
-                worker=WORKER_ID,
+            event = "resumed" if resumed else "started"
+            runs.apply(
+                session, run, RunStatus.RUNNING, event, attempt=run.attempts, worker=WORKER_ID
             )
-            steps = list(run.steps)
-            run_input = dict(run.input)
+            steps, run_input = list(run.steps), dict(run.input)
         await self.publish(run_id, "started")
         log.info("run started", run_id=str(run_id), steps=len(steps), resumed=resumed)
+        return steps, run_input
 
+    async def _run(self, run_id: uuid.UUID, lease: Lock) -> Outcome:
+        started = await self._start(run_id)
+        if isinstance(started, Outcome):
+            return started
+        steps, run_input = started
         outputs: list[dict[str, Any]] = []
         for idx, step in enumerate(steps):
             if not await lease.owned():  # fencing: never start a step without the lease
@@ -162,107 +165,115 @@ class RunExecutor:
                         WorkflowStep.run_id == run_id, WorkflowStep.idx == idx
                     )
                 )
-            if status != "running":
+            if status != RunStatus.RUNNING:
                 log.info("run stopped", run_id=str(run_id), status=status)
                 return Outcome(status or "missing")
             if done is not None and done.status == "succeeded":
                 outputs.append(done.output or {})
                 continue  # idempotent: this step already happened
-            async with self.sessions() as session, session.begin():
-                await session.execute(
-                    insert(WorkflowStep)
-                    .values(
-                        run_id=run_id,
-                        idx=idx,
-                        type=step["type"],
-                        status="running",
-                        executions=1,
-                        attempts=1,
-                    )
-                    .on_conflict_do_update(
-                        index_elements=["run_id", "idx"],
-                        set_={
-                            "status": "running",
-                            "executions": WorkflowStep.executions + 1,
-                            "started_at": func.now(),
-                            "error": None,
-                        },
-                    )
-                )
-                await _event(session, run_id, "step_started", idx=idx, type=step["type"])
-            await self.publish(run_id, "step_started")
-            timeout_s = float(step.get("timeout_s", 60.0))
-            retries = int(step.get("retries", 2))
-            try:
-                result = await self.cognitive.call(
-                    "coordination",
-                    "execute_step",
-                    {
-                        "type": step["type"],
-                        "params": step.get("params", {}),
-                        "input": run_input,
-                        "timeout_s": timeout_s,
-                        "retries": retries,
-                    },
-                    # every attempt, the backoffs between them (0.5 s doubling), and a margin
-                    http_timeout=timeout_s * (retries + 1) + 0.5 * (2**retries - 1) + 10,
-                )
-            except CognitiveError as exc:
-                STEPS.labels(step["type"], "error").inc()
-                if exc.transient:
-                    raise Transient(f"step {idx} ({step['type']}): {exc.detail}") from exc
-                return await self._fail(run_id, idx, f"step {idx} ({step['type']}): {exc.detail}")
-            STEPS.labels(step["type"], "succeeded").inc()
-            STEP_SECONDS.labels(step["type"]).observe(float(result.get("duration_s") or 0))
-            output = result.get("output", {})
-            async with self.sessions() as session, session.begin():
-                changed = await session.execute(
-                    update(WorkflowStep)
-                    .where(
-                        WorkflowStep.run_id == run_id,
-                        WorkflowStep.idx == idx,
-                        WorkflowStep.status == "running",
-                    )
-                    .values(
-                        status="succeeded",
-                        output=output,
-                        attempts=result.get("attempts", 1),
-                        finished_at=func.now(),
-                    )
-                )
-                if changed.rowcount == 1:
-                    await session.execute(
-                        update(WorkflowRun)
-                        .where(WorkflowRun.id == run_id)
-                        .values(current_step=idx + 1)
-                    )
-                    await _event(
-                        session,
-                        run_id,
-                        "step_completed",
-                        idx=idx,
-                        type=step["type"],
-                        attempts=result.get("attempts", 1),
-                        duration_s=result.get("duration_s"),
-                    )
-            await self.publish(run_id, "step_completed")
+            output = await self._step(run_id, idx, step, run_input)
+            if isinstance(output, Outcome):
+                return output
             outputs.append(output)
 
         async with self.sessions() as session, session.begin():
+            changed = await runs.move(
+                session,
+                run_id,
+                RunStatus.SUCCEEDED,
+                event="completed",
+                data={"status": RunStatus.SUCCEEDED.value},
+                result={"output": outputs[-1] if outputs else {}, "steps": len(outputs)},
+            )
+        await self.publish(run_id, "completed")
+        log.info("run finished", run_id=str(run_id))
+        return Outcome("succeeded" if changed else "already-finished")
+
+    async def _begin_step(self, run_id: uuid.UUID, idx: int, step_type: str) -> None:
+        """The step's row says `running` (again, after a redelivery), with its event."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                insert(WorkflowStep)
+                .values(
+                    run_id=run_id,
+                    idx=idx,
+                    type=step_type,
+                    status="running",
+                    executions=1,
+                    attempts=1,
+                )
+                .on_conflict_do_update(
+                    index_elements=["run_id", "idx"],
+                    set_={
+                        "status": "running",
+                        "executions": WorkflowStep.executions + 1,
+                        "started_at": func.now(),
+                        "error": None,
+                    },
+                )
+            )
+            await _event(session, run_id, "step_started", idx=idx, type=step_type)
+
+    async def _step(
+        self, run_id: uuid.UUID, idx: int, step: dict[str, Any], run_input: dict[str, Any]
+    ) -> dict[str, Any] | Outcome:
+        """Execute one step through coordination: its output, or the run's failed Outcome."""
+        await self._begin_step(run_id, idx, step["type"])
+        await self.publish(run_id, "step_started")
+        timeout_s = float(step.get("timeout_s", 60.0))
+        retries = int(step.get("retries", 2))
+        try:
+            result = await self.cognitive.call(
+                "coordination",
+                "execute_step",
+                {
+                    "type": step["type"],
+                    "params": step.get("params", {}),
+                    "input": run_input,
+                    "timeout_s": timeout_s,
+                    "retries": retries,
+                },
+                # every attempt, the backoffs between them (0.5 s doubling), and a margin
+                http_timeout=timeout_s * (retries + 1) + 0.5 * (2**retries - 1) + 10,
+            )
+        except CognitiveError as exc:
+            STEPS.labels(step["type"], "error").inc()
+            if exc.transient:
+                raise Transient(f"step {idx} ({step['type']}): {exc.detail}") from exc
+            return await self._fail(run_id, idx, f"step {idx} ({step['type']}): {exc.detail}")
+        STEPS.labels(step["type"], "succeeded").inc()
+        STEP_SECONDS.labels(step["type"]).observe(float(result.get("duration_s") or 0))
+        output = result.get("output", {})
+        async with self.sessions() as session, session.begin():
             changed = await session.execute(
-                update(WorkflowRun)
-                .where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
+                update(WorkflowStep)
+                .where(
+                    WorkflowStep.run_id == run_id,
+                    WorkflowStep.idx == idx,
+                    WorkflowStep.status == "running",
+                )
                 .values(
                     status="succeeded",
+                    output=output,
+                    attempts=result.get("attempts", 1),
                     finished_at=func.now(),
-                    result={"output": outputs[-1] if outputs else {}, "steps": len(outputs)},
                 )
             )
             if changed.rowcount == 1:
-                await _event(session, run_id, "completed", status="succeeded")
-        await self.publish(run_id, "completed")
-        log.info("run finished", run_id=str(run_id))
-        return Outcome("succeeded" if changed.rowcount == 1 else "already-finished")
+                await session.execute(
+                    update(WorkflowRun).where(WorkflowRun.id == run_id).values(current_step=idx + 1)
+                )
+                await _event(
+                    session,
+                    run_id,
+                    "step_completed",
+                    idx=idx,
+                    type=step["type"],
+                    attempts=result.get("attempts", 1),
+                    duration_s=result.get("duration_s"),
+                )
+        await self.publish(run_id, "step_completed")
+        return output
 
     async def _fail(self, run_id: uuid.UUID, idx: int, error: str) -> Outcome:
         async with self.sessions() as session, session.begin():
@@ -271,13 +282,15 @@ class RunExecutor:
                 .where(WorkflowStep.run_id == run_id, WorkflowStep.idx == idx)
                 .values(status="failed", error=error, finished_at=func.now())
             )
-            changed = await session.execute(
-                update(WorkflowRun)
-                .where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
-                .values(status="failed", error=error, finished_at=func.now())
+            await runs.move(
+                session,
+                run_id,
+                RunStatus.FAILED,
+                event="failed",
+                data={"status": RunStatus.FAILED.value, "error": error},
+                only_from=[RunStatus.RUNNING],
+                error=error,
             )
-            if changed.rowcount == 1:
-                await _event(session, run_id, "failed", status="failed", error=error)
         await self.publish(run_id, "failed")
         log.warning("run failed", run_id=str(run_id), error=error)
         return Outcome("failed")
@@ -285,13 +298,14 @@ class RunExecutor:
     async def fail_permanently(self, run_id: uuid.UUID, error: str) -> None:
         """Retries exhausted: the run is marked failed so it does not hang in `running`."""
         async with self.sessions() as session, session.begin():
-            changed = await session.execute(
-                update(WorkflowRun)
-                .where(WorkflowRun.id == run_id, WorkflowRun.status.in_(("queued", "running")))
-                .values(status="failed", error=error, finished_at=func.now())
+            await runs.move(
+                session,
+                run_id,
+                RunStatus.FAILED,  # from queued or running: whatever did not finish
+                event="failed",
+                data={"status": RunStatus.FAILED.value, "error": error},
+                error=error,
             )
-            if changed.rowcount == 1:
-                await _event(session, run_id, "failed", status="failed", error=error)
         await self.publish(run_id, "failed")
 
 

@@ -14,10 +14,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import select
 
+from aiwfe.core import runs
 from aiwfe.core.db import create_engine
-from aiwfe.core.models import WorkflowRun
 from aiwfe.core.redis import enqueued_marker, sync_client
 from aiwfe.core.settings import Settings
 
@@ -28,12 +27,7 @@ async def _stale_queued(settings: Settings, older_than: datetime) -> list[str]:
     engine = create_engine(settings, null_pool=True)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(
-                select(WorkflowRun.id)
-                .where(WorkflowRun.status == "queued", WorkflowRun.created_at < older_than)
-                .order_by(WorkflowRun.created_at)
-                .limit(500)
-            )
+            rows = await conn.execute(runs.queued_before(older_than, limit=500))
             return [str(row.id) for row in rows]
     finally:
         await engine.dispose()

@@ -7,38 +7,15 @@ import asyncio
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from aiwfe.cognitive.base import CognitiveError, Module, Request, Transport
 from aiwfe.cognitive.resources import Resources
-from aiwfe.core.workflow import STEP_TARGETS, StepType
-
-
-class ExecuteStepRequest(Request):
-    type: StepType
-    params: dict[str, Any] = Field(default_factory=dict)
-    input: dict[str, Any] = Field(default_factory=dict)
-    timeout_s: float = Field(default=60.0, gt=0, le=600)
-    retries: int = Field(default=2, ge=0, le=10)
-    backoff_s: float = Field(default=0.5, ge=0, le=30)
-
-
-class ExecuteStepResponse(BaseModel):
-    type: str
-    module: str
-    op: str
-    attempts: int
-    duration_s: float
-    output: dict[str, Any]
-
-
-class GenerateRequest(Request):
-    prompt: str = Field(min_length=1, max_length=50_000)
-    system: str | None = Field(default=None, max_length=5_000)
-
-
-class WaitRequest(Request):
-    seconds: float = Field(ge=0, le=60)
+from aiwfe.cognitive.schemas import (
+    ExecuteStepRequest,
+    ExecuteStepResponse,
+    GenerateRequest,
+    WaitRequest,
+)
+from aiwfe.core.workflow import STEP_TARGETS
 
 
 def step_payload(model: type[Request], params: dict[str, Any], run_input: dict[str, Any]) -> dict:

@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import math
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from aiwfe.cognitive.base import CognitiveError, Module, Request
+from aiwfe.cognitive.base import CognitiveError, Module
 from aiwfe.cognitive.resources import Resources
+from aiwfe.cognitive.schemas import FeedbackRequest, FeedbackResponse, StatsRequest
 from aiwfe.core.models import Feedback, WorkflowRun, WorkflowStep
-
-
-class FeedbackRequest(Request):
-    subject: str = Field(min_length=1, max_length=200)
-    outcome: Literal["success", "failure", "partial"]
-    rating: int | None = Field(default=None, ge=1, le=5)
-    comment: str = Field(default="", max_length=5_000)
-    tags: list[str] = Field(default_factory=list, max_length=20)
-    run_id: uuid.UUID | None = None
-
-
-class FeedbackResponse(BaseModel):
-    id: uuid.UUID
-    subject: str
-    outcome: str
-
-
-class StatsRequest(Request):
-    subject: str | None = Field(default=None, max_length=200)
 
 
 @dataclass(frozen=True)

@@ -10,67 +10,28 @@ stores nothing new: retried workflow steps stay idempotent.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from aiwfe.cognitive.base import Module, Request
+from aiwfe.cognitive.base import Module
 from aiwfe.cognitive.resources import Resources
+from aiwfe.cognitive.schemas import (
+    IngestRequest,
+    IngestResponse,
+    RecalledFact,
+    RecallRequest,
+    RecallResponse,
+    StoredFact,
+)
 from aiwfe.core.models import Memory
 from aiwfe.core.providers.vectors import VectorFilter
 
-NAMESPACE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 _FACT_NS = uuid.UUID("6f1c3c1e-5b0a-4a59-9a63-2b1f1f7b9e10")
 
 
 def fact_id(namespace: str, fact: str) -> uuid.UUID:
     return uuid.uuid5(_FACT_NS, f"{namespace}\x00{' '.join(fact.lower().split())}")
-
-
-class IngestRequest(Request):
-    text: str = Field(min_length=1, max_length=100_000)
-    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
-    tags: list[str] = Field(default_factory=list, max_length=20)
-    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=20)
-    max_facts: int = Field(default=20, ge=1, le=100)
-
-
-class StoredFact(BaseModel):
-    id: uuid.UUID
-    text: str
-
-
-class IngestResponse(BaseModel):
-    source_id: uuid.UUID
-    namespace: str
-    facts: list[StoredFact]
-    stored: int  # new facts (the rest were already known)
-
-
-class RecallRequest(Request):
-    query: str = Field(min_length=1, max_length=10_000)
-    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
-    limit: int = Field(default=5, ge=1, le=100)
-    tags: list[str] = Field(default_factory=list, max_length=20)
-    where: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=20)
-    min_score: float = Field(default=0.0, ge=-1.0, le=1.0)
-
-
-class RecalledFact(BaseModel):
-    id: uuid.UUID
-    text: str
-    score: float
-    tags: list[str]
-    metadata: dict[str, Any]
-    source_id: uuid.UUID
-    created_at: datetime | None
-
-
-class RecallResponse(BaseModel):
-    items: list[RecalledFact]
 
 
 class MemoryModule(Module):

@@ -6,9 +6,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
-
-from aiwfe.cognitive.base import Module, Request
+from aiwfe.cognitive.base import Module
+from aiwfe.cognitive.schemas import AnalyzeRequest, AnalyzeResponse, Chunk, Entity
 from aiwfe.core.providers.text import content_words, normalise, sentences, words
 
 ENTITY_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -29,42 +28,6 @@ ENTITY_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("percent", re.compile(r"\b\d+(?:\.\d+)?\s?%")),
 ]
 _NAME = re.compile(r"\b[A-Z][a-zA-Z0-9&-]+(?:\s+(?:of\s+|de\s+)?[A-Z][a-zA-Z0-9&-]+)*")
-
-
-class Chunk(BaseModel):
-    index: int
-    text: str
-    start: int
-    end: int
-
-
-class Entity(BaseModel):
-    type: str
-    value: str
-    count: int
-
-
-class AnalyzeRequest(Request):
-    text: str | None = Field(default=None, max_length=200_000)
-    data: dict[str, Any] | list[Any] | None = None
-    chunk_size: int = Field(default=800, ge=50, le=20_000)
-    overlap: int = Field(default=100, ge=0, le=5_000)
-
-    @model_validator(mode="after")
-    def _one_input(self) -> AnalyzeRequest:
-        if self.text is None and self.data is None:
-            raise ValueError("give `text` or `data`")
-        if self.overlap >= self.chunk_size:
-            raise ValueError("overlap must be smaller than chunk_size")
-        return self
-
-
-class AnalyzeResponse(BaseModel):
-    normalised: str
-    chunks: list[Chunk]
-    entities: list[Entity]
-    keywords: list[str]
-    stats: dict[str, int]
 
 
 def flatten(data: Any, prefix: str = "") -> list[str]:

@@ -3,65 +3,20 @@ LLM rationale) and memory-grounded chat."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
-
-from aiwfe.cognitive.base import CognitiveError, Module, Request, Transport
-from aiwfe.cognitive.modules.memory import NAMESPACE_PATTERN
+from aiwfe.cognitive.base import CognitiveError, Module, Transport
 from aiwfe.cognitive.resources import Resources
+from aiwfe.cognitive.schemas import (
+    ChatRequest,
+    ChatResponse,
+    Criterion,
+    DecideRequest,
+    DecideResponse,
+    Option,
+    ScoredOption,
+)
 from aiwfe.core.providers.text import content_words
-
-
-class Criterion(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    weight: float = Field(default=1.0, gt=0, le=1000)
-    goal: Literal["max", "min"] = "max"
-
-
-class Option(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5_000)
-    scores: dict[str, float] = Field(default_factory=dict, max_length=50)
-
-
-class DecideRequest(Request):
-    question: str = Field(min_length=1, max_length=2_000)
-    options: list[Option] = Field(min_length=2, max_length=50)
-    criteria: list[Criterion] = Field(default_factory=list, max_length=50)
-    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
-    use_memory: bool = True
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DecideRequest:
-        names = [o.name for o in self.options]
-        if len(set(names)) != len(names):
-            raise ValueError("option names must be unique")
-        criteria = {c.name for c in self.criteria}
-        if len(criteria) != len(self.criteria):
-            raise ValueError("criterion names must be unique")
-        for option in self.options:
-            unknown = set(option.scores) - criteria
-            if unknown:
-                raise ValueError(
-                    f"option {option.name!r} scores unknown criteria {sorted(unknown)}"
-                )
-        return self
-
-
-class ScoredOption(BaseModel):
-    name: str
-    score: float
-    breakdown: dict[str, float]
-    evidence: list[str]
-
-
-class DecideResponse(BaseModel):
-    question: str
-    best: str
-    ranking: list[ScoredOption]
-    rationale: str
-    memories_used: int
 
 
 def score_options(
@@ -104,17 +59,6 @@ def score_options(
             (option.name, round(sum(breakdowns[option.name].values()), 6), breakdowns[option.name])
         )
     return sorted(results, key=lambda r: (-r[1], r[0]))
-
-
-class ChatRequest(Request):
-    message: str = Field(min_length=1, max_length=10_000)
-    namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
-    use_memory: bool = True
-
-
-class ChatResponse(BaseModel):
-    answer: str
-    memories: list[dict[str, Any]]
 
 
 class ReasoningModule(Module):

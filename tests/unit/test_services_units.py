@@ -1,4 +1,5 @@
-"""Unit tests of the module logic and the core helpers (no servers needed)."""
+"""Unit tests of the services' logic: cognitive modules and core helpers (no servers, no
+database; moved here from tests/services so that `nox -s unit` tests service logic)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiwfe.cognitive.modules.learning import FeedbackRow, summarise, wilson_lower_bound
-from aiwfe.cognitive.modules.perception import (
-    AnalyzeRequest,
-    analyze,
-    chunk_text,
-    extract_entities,
-    flatten,
-)
-from aiwfe.cognitive.modules.reasoning import Criterion, DecideRequest, Option, score_options
+from aiwfe.cognitive.modules.perception import analyze, chunk_text, extract_entities, flatten
+from aiwfe.cognitive.modules.reasoning import score_options
+from aiwfe.cognitive.schemas import AnalyzeRequest, Criterion, DecideRequest, Option
 from aiwfe.config_manager.store import is_secret_key, redact
 from aiwfe.core import auth
 from aiwfe.core.providers.embeddings import HashingEmbedding
@@ -57,7 +53,7 @@ def test_overlong_words_are_hard_split() -> None:
     assert [len(c.text) for c in chunks] == [100, 100, 50]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(st.text(min_size=0, max_size=600), st.integers(50, 300), st.integers(0, 49))
 def test_chunking_never_exceeds_size_and_terminates(text: str, size: int, overlap: int) -> None:
     chunks = chunk_text(text, size, overlap)

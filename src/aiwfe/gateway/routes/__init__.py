@@ -1,0 +1,1 @@
+"""One APIRouter per group of the gateway's API; app.py includes them in this order."""

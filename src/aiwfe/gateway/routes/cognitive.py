@@ -1,0 +1,56 @@
+"""Forwards to cognitive-services: memory, chat and decisions (reasoning), perception."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from aiwfe.cognitive.schemas import (
+    AnalyzeRequest,
+    AnalyzeResponse,
+    ChatRequest,
+    ChatResponse,
+    DecideRequest,
+    DecideResponse,
+    IngestRequest,
+    IngestResponse,
+    RecallRequest,
+    RecallResponse,
+)
+from aiwfe.gateway.deps import FORWARD_ERRORS, Caller, Rt, writable
+
+router = APIRouter(prefix="/api/v1", responses=FORWARD_ERRORS)
+
+
+@router.post(
+    "/memory/ingest",
+    dependencies=[Depends(writable)],
+    tags=["memory"],
+    response_model=IngestResponse,
+)
+async def memory_ingest(body: IngestRequest, _: Caller, rt: Rt) -> Any:
+    """Two-phase ingest: the LLM extracts facts, then they are embedded and stored."""
+    return await rt.forward("memory", "ingest", body)
+
+
+@router.post("/memory/search", tags=["memory"], response_model=RecallResponse)
+async def memory_search(body: RecallRequest, _: Caller, rt: Rt) -> Any:
+    """Semantic recall with namespace, tag and metadata filters."""
+    return await rt.forward("memory", "recall", body)
+
+
+@router.post("/chat", tags=["reasoning"], response_model=ChatResponse)
+async def chat(body: ChatRequest, _: Caller, rt: Rt) -> Any:
+    return await rt.forward("reasoning", "chat", body)
+
+
+@router.post("/decisions", tags=["reasoning"], response_model=DecideResponse)
+async def decide(body: DecideRequest, _: Caller, rt: Rt) -> Any:
+    """Decision analysis: options scored on weighted criteria, with recalled evidence."""
+    return await rt.forward("reasoning", "decide", body)
+
+
+@router.post("/perception/analyze", tags=["perception"], response_model=AnalyzeResponse)
+async def analyze(body: AnalyzeRequest, _: Caller, rt: Rt) -> Any:
+    return await rt.forward("perception", "analyze", body)
