@@ -22,20 +22,17 @@ def create_app() -> Any:
     settings = get_settings()
     app = create_gateway(settings)
     engine = Engine(settings)  # all five modules, in this process
-    runtime = getattr(app.state, "runtime", None)
-    if not isinstance(runtime, dict):
-        raise RuntimeError("the gateway no longer exposes app.state.runtime: update the bench")
     gateway_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(instance: Any):
         async with gateway_lifespan(instance) as value:
-            remote = runtime["cognitive"]
-            runtime["cognitive"] = engine.transport
+            runtime = instance.state.runtime  # aiwfe.gateway.deps.Runtime
+            remote, runtime.cognitive = runtime.cognitive, engine.transport
             try:
                 yield value
             finally:
-                runtime["cognitive"] = remote  # the gateway's shutdown closes its own client
+                runtime.cognitive = remote  # the gateway's shutdown closes its own client
                 await engine.close()
 
     app.router.lifespan_context = lifespan
