@@ -6,7 +6,9 @@ securityContext:
   {{- include "common.securityContext.container" .ctx | nindent 2 }}
 resources:
   {{- $r := get .ctx.Values .role }}
-  {{- include "common.resources" (dict "resources" $r.resources "preset" $r.resourcesPreset "key" (printf "data-platform.%s" .role)) | nindent 2 }}
+  {{- $scratch := "" }}
+  {{- if and $r.persistence (not $r.persistence.enabled) }}{{ $scratch = $r.persistence.size }}{{ end }}
+  {{- include "common.resources" (dict "resources" $r.resources "preset" $r.resourcesPreset "key" (printf "data-platform.%s" .role) "scratch" $scratch) | nindent 2 }}
 {{- end -}}
 
 {{/* PVC template or emptyDir decision. */}}
