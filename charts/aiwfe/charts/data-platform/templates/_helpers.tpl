@@ -7,7 +7,8 @@ securityContext:
 resources:
   {{- $r := get .ctx.Values .role }}
   {{- $scratch := "" }}
-  {{- if and $r.persistence (not $r.persistence.enabled) }}{{ $scratch = $r.persistence.size }}{{ end }}
+  {{- /* data on an emptyDir without persistence; qdrant's snapshot emptyDir is always sized like its data */}}
+  {{- if and $r.persistence (or (not $r.persistence.enabled) (eq .role "qdrant")) }}{{ $scratch = $r.persistence.size }}{{ end }}
   {{- include "common.resources" (dict "resources" $r.resources "preset" $r.resourcesPreset "key" (printf "data-platform.%s" .role) "scratch" $scratch) | nindent 2 }}
 {{- end -}}
 
