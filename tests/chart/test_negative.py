@@ -280,6 +280,18 @@ CASES = [
 # override that accepts it). Every refusal names the key and `global.guardrails.<override>=true`.
 GUARDRAILS = [
     (
+        "generated-jwt",
+        ("global.auth.jwt.existingSecret=",),
+        'global.auth.jwt.existingSecret=""',
+        "allowGeneratedSecrets",
+    ),
+    (
+        "bundled-postgres",
+        ("data-platform.enabled=true", "global.postgres.external=false"),
+        "global.postgres.external=false",
+        "allowBundledStatefulServices",
+    ),
+    (
         "networkpolicy-off",
         ("networkPolicy.enabled=false",),
         "networkPolicy.enabled=false",
