@@ -72,7 +72,12 @@ and tests/chart asserts it edge by edge.
   "migration-operator" (list $dbDirect)
 -}}
 {{- if and (get $on "observability") .Values.observability.prometheus.enabled -}}
-{{- $_ := set $flows "observability" (list (dict "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) $cognitive $config (dict "to" "task-processor" "port" (index $ports "task-processor" "http" | int))) -}}
+{{- /* Prometheus scrapes; observability reaches each first-party component on its metrics port only. */ -}}
+{{- $scrape := list -}}
+{{- range $target := list "api-gateway" "cognitive-services" "config-manager" "task-processor" -}}
+{{- $scrape = append $scrape (dict "to" $target "port" (include "common.port.metrics" (list $target) | int)) -}}
+{{- end -}}
+{{- $_ := set $flows "observability" $scrape -}}
 {{- end -}}
 {{- if and (get $on "ai-inference") (index .Values "ai-inference").modelPull.enabled -}}
 {{- $_ := set $flows "ai-inference" (list (dict "to" "llm" "port" 0)) -}}

@@ -51,10 +51,43 @@ spec:
     {{- end }}
 {{- end -}}
 
-{{/* PodDisruptionBudget. Usage: include "common.pdb" (dict "ctx" . "component" "") */}}
+{{/*
+PodDisruptionBudget, computed so a node drain always makes progress: maxUnavailable (default
+1) unless pdb.minAvailable is set, and a minAvailable at or above the replica floor (HPA/KEDA
+minReplicas or replicaCount, common.replicas.floor) is refused, as is maxUnavailable 0.
+Unhealthy pods may always be evicted (a crash-looping replica never blocks a drain).
+`serving`: a component on the request path; production guardrails then require two
+replicas and a PDB (common.guardrails.availability).
+Usage: include "common.pdb" (dict "ctx" . "component" "" "serving" true)
+*/}}
 {{- define "common.pdb" -}}
 {{- $ctx := .ctx -}}
-{{- if $ctx.Values.pdb.enabled }}
+{{- if .serving }}{{ include "common.guardrails.availability" $ctx }}{{ end -}}
+{{- $p := $ctx.Values.pdb -}}
+{{- if $p.enabled }}
+{{- $c := $ctx.Chart.Name -}}
+{{- $floor := include "common.replicas.floor" $ctx | fromYaml -}}
+{{- $min := ternary "" (toString $p.minAvailable) (kindIs "invalid" $p.minAvailable) -}}
+{{- $max := ternary "" (toString $p.maxUnavailable) (kindIs "invalid" $p.maxUnavailable) -}}
+{{- if and (ne $min "") (ne $max "") -}}
+{{- fail (printf "%s.pdb: set minAvailable or maxUnavailable, not both (minAvailable=%s, maxUnavailable=%s)" $c $min $max) -}}
+{{- end -}}
+{{- if ne $min "" -}}
+{{- $needed := 0 -}}
+{{- if hasSuffix "%" $min -}}
+{{- $needed = div (add (mul (int $floor.count) (int (trimSuffix "%" $min))) 99) 100 -}}
+{{- else -}}
+{{- $needed = int $min -}}
+{{- end -}}
+{{- if and (gt (int $needed) 0) (ge (int $needed) (int $floor.count)) -}}
+{{- fail (printf "%s.pdb.minAvailable=%s keeps %d of the %d replicas of %s available, so a node drain could never evict one; set %s.pdb.maxUnavailable=1 (and remove minAvailable), or a minAvailable below %d" $c $min (int $needed) (int $floor.count) $floor.key $c (int $floor.count)) -}}
+{{- end -}}
+{{- else if eq $max "" -}}
+{{- $max = "1" -}}
+{{- end -}}
+{{- if and (eq $min "") (or (eq $max "0") (eq $max "0%")) -}}
+{{- fail (printf "%s.pdb.maxUnavailable=%s blocks every node drain; set it to 1 or more" $c $max) -}}
+{{- end }}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
@@ -63,11 +96,12 @@ metadata:
   labels:
     {{- include "common.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
 spec:
-  {{- if $ctx.Values.pdb.maxUnavailable }}
-  maxUnavailable: {{ $ctx.Values.pdb.maxUnavailable }}
+  {{- if ne $min "" }}
+  minAvailable: {{ if hasSuffix "%" $min }}{{ $min | quote }}{{ else }}{{ $min | int }}{{ end }}
   {{- else }}
-  minAvailable: {{ $ctx.Values.pdb.minAvailable }}
+  maxUnavailable: {{ if hasSuffix "%" $max }}{{ $max | quote }}{{ else }}{{ $max | int }}{{ end }}
   {{- end }}
+  unhealthyPodEvictionPolicy: AlwaysAllow
   selector:
     matchLabels:
       {{- include "common.labels.selector" (dict "ctx" $ctx "component" .component) | nindent 6 }}
