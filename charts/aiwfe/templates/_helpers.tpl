@@ -74,6 +74,23 @@ and tests/chart asserts it edge by edge.
 {{- if and (get $on "observability") .Values.observability.prometheus.enabled -}}
 {{- $_ := set $flows "observability" (list (dict "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) $cognitive $config (dict "to" "task-processor" "port" (index $ports "task-processor" "http" | int))) -}}
 {{- end -}}
+{{- $am := .Values.observability.alertmanager -}}
+{{- if and (get $on "observability") $am.enabled (not $am.config) -}}
+{{- $r := $am.receivers -}}
+{{- $alerting := list -}}
+{{- if $r.webhook.existingSecret -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" 443) -}}
+{{- else if $r.webhook.url -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" (include "aiwfe.urlPort" $r.webhook.url | int)) -}}
+{{- end -}}
+{{- if and $r.email.to $r.email.smarthost -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" (regexFind "[0-9]+$" $r.email.smarthost | int)) -}}
+{{- end -}}
+{{- if $r.slack.existingSecret -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" 443) -}}
+{{- end -}}
+{{- $_ := set $flows "observability" (concat (default (list) (get $flows "observability")) $alerting) -}}
+{{- end -}}
 {{- if and (get $on "ai-inference") (index .Values "ai-inference").modelPull.enabled -}}
 {{- $_ := set $flows "ai-inference" (list (dict "to" "llm" "port" 0)) -}}
 {{- end -}}
@@ -84,10 +101,15 @@ and tests/chart asserts it edge by edge.
 {{- $edges = append $edges (dict "from" "smoke-test" "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) -}}
 {{- end -}}
 {{- end -}}
+{{- $keda := (index .Values "task-processor").autoscaling.keda -}}
+{{- if and (get $on "task-processor") $keda.enabled (not $g.redis.external) $dp .Values.networkPolicy.keda.namespace -}}
+{{- /* KEDA's operator reads the queue length from the bundled Redis. */ -}}
+{{- $edges = append $edges (dict "from" "keda" "to" "data-platform" "port" 6379) -}}
+{{- end -}}
 {{- range $from := keys $flows | sortAlpha -}}
 {{- if get $on $from -}}
 {{- range get $flows $from -}}
-{{- if and . (or (has .to (list "external" "llm")) (get $on .to)) -}}
+{{- if and . (or (has .to (list "external" "llm" "alerting")) (get $on .to)) -}}
 {{- if or (ne .to "llm") $.Values.networkPolicy.llmEgress.enabled -}}
 {{- $edges = append $edges (dict "from" $from "to" .to "port" .port) -}}
 {{- end -}}
