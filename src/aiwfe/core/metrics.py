@@ -233,6 +233,29 @@ QUEUE_PROBE_UP = _spec(
 )
 
 
+# prometheus_client's default collectors (process and Python runtime) in every HTTP service's
+# default registry; the worker serves its multiprocess registry only, without them.
+# https://prometheus.github.io/client_python/collector/
+for _name, _kind, _labels, _help in (
+    ("process_cpu_seconds_total", "counter", (), "CPU time of the process"),
+    ("process_resident_memory_bytes", "gauge", (), "Resident memory of the process"),
+    ("process_virtual_memory_bytes", "gauge", (), "Virtual memory of the process"),
+    ("process_start_time_seconds", "gauge", (), "Start time of the process (Unix epoch)"),
+    ("process_open_fds", "gauge", (), "Open file descriptors"),
+    ("process_max_fds", "gauge", (), "File descriptor limit"),
+    ("python_gc_objects_collected_total", "counter", ("generation",), "Objects collected"),
+    ("python_gc_objects_uncollectable_total", "counter", ("generation",), "Uncollectable"),
+    ("python_gc_collections_total", "counter", ("generation",), "GC runs per generation"),
+    (
+        "python_info",
+        "gauge",
+        ("implementation", "major", "minor", "patchlevel", "version"),
+        "Python version",
+    ),
+):
+    _spec(_name, _kind, _help, _labels, HTTP_SERVICES)
+
+
 def series_names() -> frozenset[str]:
     """Every series name the services export."""
     return frozenset(s for spec in CONTRACT.values() for s in spec.series())
