@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ci import proc
+from ci import pins, proc
 from ci.paths import cache_dir
 
 SUITE = "trixie"
@@ -43,10 +43,9 @@ PACKAGES = [
     f"postgresql-{PG_MAJOR}-pgvector",
     "redis-server",
     "pgbouncer",  # the bundled data-platform puts it in front of Postgres (transaction mode)
-    # promtool and amtool: the chart's alert rules and Alertmanager config are checked and
-    # unit-tested with the same Prometheus/Alertmanager versions the observability image ships.
-    "promtool",
-    "prometheus-alertmanager",
+    # promtool and amtool (ci/pins.toml [rule_tools]): the chart's alert rules and Alertmanager
+    # config are checked and unit-tested with the versions the observability image ships.
+    *pins.load()["rule_tools"]["debian_packages"],
 ]
 # Bump when the recipe changes: a rootfs built by an older recipe is rebuilt.
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"

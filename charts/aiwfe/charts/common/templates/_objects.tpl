@@ -208,7 +208,7 @@ Usage: include "common.alerts.firstparty" (dict "name" "api-gateway" "release" .
 {{- end }}
 {{- if eq .name "cognitive-services" }}
 - alert: AiwfeModelErrors
-  expr: (sum(rate(aiwfe_llm_requests_total{job="{{ $job }}",outcome="error"}[10m])) + sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}",outcome="error"}[10m]))) / (sum(rate(aiwfe_llm_requests_total{job="{{ $job }}"}[10m])) + sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}"}[10m]))) > 0.1
+  expr: ((sum(rate(aiwfe_llm_requests_total{job="{{ $job }}",outcome="error"}[10m])) or vector(0)) + (sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}",outcome="error"}[10m])) or vector(0))) / ((sum(rate(aiwfe_llm_requests_total{job="{{ $job }}"}[10m])) or vector(0)) + (sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}"}[10m])) or vector(0))) > 0.1
   for: 10m
   labels:
     severity: warning
