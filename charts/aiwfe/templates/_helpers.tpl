@@ -74,8 +74,9 @@ and tests/chart asserts it edge by edge.
 {{- if and (get $on "observability") .Values.observability.prometheus.enabled -}}
 {{- $_ := set $flows "observability" (list (dict "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) $cognitive $config (dict "to" "task-processor" "port" (index $ports "task-processor" "http" | int))) -}}
 {{- end -}}
-{{- $am := .Values.observability.alertmanager -}}
-{{- if and (get $on "observability") $am.enabled (not $am.config) -}}
+{{- $am := dict -}}
+{{- if get $on "observability" }}{{ $am = .Values.observability.alertmanager }}{{ end -}}
+{{- if and $am $am.enabled (not $am.config) -}}
 {{- $r := $am.receivers -}}
 {{- $alerting := list -}}
 {{- if $r.webhook.existingSecret -}}
@@ -101,8 +102,9 @@ and tests/chart asserts it edge by edge.
 {{- $edges = append $edges (dict "from" "smoke-test" "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) -}}
 {{- end -}}
 {{- end -}}
-{{- $keda := (index .Values "task-processor").autoscaling.keda -}}
-{{- if and (get $on "task-processor") $keda.enabled (not $g.redis.external) $dp .Values.networkPolicy.keda.namespace -}}
+{{- $keda := dict -}}
+{{- if get $on "task-processor" }}{{ $keda = (index .Values "task-processor").autoscaling.keda }}{{ end -}}
+{{- if and $keda $keda.enabled (not $g.redis.external) $dp .Values.networkPolicy.keda.namespace -}}
 {{- /* KEDA's operator reads the queue length from the bundled Redis. */ -}}
 {{- $edges = append $edges (dict "from" "keda" "to" "data-platform" "port" 6379) -}}
 {{- end -}}
