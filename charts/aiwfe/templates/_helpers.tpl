@@ -106,7 +106,7 @@ and tests/chart asserts it edge by edge.
 {{- if get $on "task-processor" }}{{ $keda = (index .Values "task-processor").autoscaling.keda }}{{ end -}}
 {{- if and $keda $keda.enabled (not $g.redis.external) $dp .Values.networkPolicy.keda.namespace -}}
 {{- /* KEDA's operator reads the queue length from the bundled Redis. */ -}}
-{{- $edges = append $edges (dict "from" "keda" "to" "data-platform" "port" 6379) -}}
+{{- $edges = append $edges (dict "from" "keda" "to" "data-platform" "port" (index $ports "data-platform" "redis" | int)) -}}
 {{- end -}}
 {{- range $from := keys $flows | sortAlpha -}}
 {{- if get $on $from -}}
