@@ -204,3 +204,10 @@ def test_keda_watches_the_workers_queue_in_the_release_namespace() -> None:
     assert trigger["metadata"]["enableTLS"] == "false"
     auth = by_name(objects, "TriggerAuthentication", trigger["authenticationRef"]["name"])
     assert [p["parameter"] for p in auth["spec"]["secretTargetRef"]] == ["password"]
+
+
+def test_docs_metrics_md_is_the_contract() -> None:
+    doc = (REPO / "docs/metrics.md").read_text()
+    assert doc == metrics.markdown(), (
+        "docs/metrics.md drifted: run `python -m aiwfe.core.metrics > docs/metrics.md`"
+    )

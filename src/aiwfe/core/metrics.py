@@ -274,3 +274,35 @@ def timed(histogram: Histogram, *labels: str) -> Iterator[None]:
         yield
     finally:
         histogram.labels(*labels).observe(time.perf_counter() - start)
+
+
+def markdown() -> str:
+    """docs/metrics.md: the contract as a table (`python -m aiwfe.core.metrics > docs/metrics.md`;
+    a chart test fails when the file drifts)."""
+    lines = [
+        "# Metrics: every series the AIWFE services export",
+        "",
+        "Generated from `src/aiwfe/core/metrics.py` (the metrics contract) by",
+        "`python -m aiwfe.core.metrics > docs/metrics.md`; do not edit by hand. Dashboards, alerts",
+        "and the KEDA trigger may query only these series (tests/chart/test_promql_contract.py);",
+        "tests/services/test_metrics_contract.py scrapes the running services against them.",
+        "",
+        "\n\n".join(__doc__.split("\n\n")[2:4]).strip(),
+        "",
+        "The queue gauges are read at scrape time by every worker replica: aggregate them with",
+        "`max()`, never `sum()`.",
+        "",
+        "| name | type | labels | served by | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in CONTRACT.values():
+        labels = ", ".join(f"`{label}`" for label in spec.labels) or "-"
+        lines.append(
+            f"| `{spec.name}` | {spec.type} | {labels} | {', '.join(spec.components)} "
+            f"| {spec.help} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
