@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aiwfe.core import metrics
 from aiwfe.worker.celery_app import QUEUE
-from tests.services.conftest import Api, wait_for_run
+from tests.services.support import Api, wait_for_run
 
 # contract component -> the stack's process that serves it (consolidated mode)
 PROCS = {
