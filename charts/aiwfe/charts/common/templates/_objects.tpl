@@ -204,24 +204,82 @@ spec:
 {{- end }}
 {{- end -}}
 
-{{/* Standard alerts of a first-party HTTP service (also used in the bundled Prometheus's rule file). Usage: include "common.alerts.firstparty" (dict "name" "api-gateway" "release" .Release.Name) */}}
+{{/* Alerts of a first-party component (also the bundled Prometheus's rule file). Every
+series they query is in the metrics contract (src/aiwfe/core/metrics.py) and every alert has a
+section in docs/runbooks.md (tests/chart/test_promql_contract.py, test_alert_rules.py).
+Usage: include "common.alerts.firstparty" (dict "name" "api-gateway" "release" .Release.Name) */}}
 {{- define "common.alerts.firstparty" -}}
+{{- $job := printf "%s-%s" .release .name -}}
+{{- $runbooks := "https://github.com/aiwfe/aiwfe/blob/main/docs/runbooks.md" -}}
 - alert: AiwfeComponentDown
-  expr: up{job="{{ .release }}-{{ .name }}"} == 0
+  expr: up{job="{{ $job }}"} == 0
   for: 5m
   labels:
     severity: critical
     component: {{ .name }}
   annotations:
     summary: "{{ .name }} is not being scraped (down or unreachable)"
+    runbook_url: {{ $runbooks }}#aiwfecomponentdown
+{{- if has .name (list "api-gateway" "cognitive-services" "config-manager") }}
 - alert: AiwfeHighErrorRate
-  expr: sum(rate(http_requests_total{job="{{ .release }}-{{ .name }}",status=~"5.."}[5m])) / clamp_min(sum(rate(http_requests_total{job="{{ .release }}-{{ .name }}"}[5m])), 1e-9) > 0.05
+  expr: sum(rate(aiwfe_http_requests_total{job="{{ $job }}",status=~"5.."}[5m])) / sum(rate(aiwfe_http_requests_total{job="{{ $job }}"}[5m])) > 0.05
   for: 10m
   labels:
     severity: warning
     component: {{ .name }}
   annotations:
-    summary: "{{ .name }} returns more than 5% server errors"
+    summary: "{{ .name }} answers more than 5% of requests with a server error"
+    runbook_url: {{ $runbooks }}#aiwfehigherrorrate
+- alert: AiwfeHighLatency
+  expr: histogram_quantile(0.95, sum by (le) (rate(aiwfe_http_request_duration_seconds_bucket{job="{{ $job }}",route!~".*/events"}[5m]))) > 2
+  for: 10m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "{{ .name }}: 95th percentile request latency above 2 s (event streams excluded)"
+    runbook_url: {{ $runbooks }}#aiwfehighlatency
+{{- end }}
+{{- if eq .name "cognitive-services" }}
+- alert: AiwfeModelErrors
+  expr: ((sum(rate(aiwfe_llm_requests_total{job="{{ $job }}",outcome="error"}[10m])) or vector(0)) + (sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}",outcome="error"}[10m])) or vector(0))) / ((sum(rate(aiwfe_llm_requests_total{job="{{ $job }}"}[10m])) or vector(0)) + (sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}"}[10m])) or vector(0))) > 0.1
+  for: 10m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "More than 10% of LLM and embedding calls fail"
+    runbook_url: {{ $runbooks }}#aiwfemodelerrors
+{{- end }}
+{{- if eq .name "task-processor" }}
+- alert: AiwfeQueueBacklog
+  expr: max(aiwfe_worker_oldest_queued_run_age_seconds{job="{{ $job }}"}) > 600
+  for: 10m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "A workflow run has waited in the queue for more than 10 minutes"
+    runbook_url: {{ $runbooks }}#aiwfequeuebacklog
+- alert: AiwfeRunFailures
+  expr: sum(rate(aiwfe_worker_runs_total{job="{{ $job }}",outcome="failed"}[15m])) / sum(rate(aiwfe_worker_runs_total{job="{{ $job }}",outcome=~"succeeded|failed"}[15m])) > 0.2
+  for: 15m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "More than 20% of finished workflow runs failed"
+    runbook_url: {{ $runbooks }}#aiwferunfailures
+- alert: AiwfeQueueUnobservable
+  expr: min by (source) (aiwfe_worker_queue_probe_up{job="{{ $job }}"}) == 0
+  for: 5m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "The worker cannot read the queue figures (Redis or the database is unreachable)"
+    runbook_url: {{ $runbooks }}#aiwfequeueunobservable
+{{- end }}
 {{- end -}}
 
 {{/* extraObjects: list of objects (maps or template strings), rendered with tpl. */}}
