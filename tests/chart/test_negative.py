@@ -83,10 +83,10 @@ CASES = [
         "ai-inference.gpu.enabled",
     ),
     (
-        "prod-generated-jwt",
+        "prod-generated-token-key",
         "prod",
-        ("global.auth.jwt.existingSecret=",),
-        "global.auth.jwt.existingSecret",
+        ("global.auth.tokenKeys.existingSecret=",),
+        "global.auth.tokenKeys.existingSecret",
     ),
     (
         "prod-generated-admin",
@@ -218,7 +218,7 @@ def test_bad_values_fail_naming_the_key(profile, sets, needle):
     [
         c[1:]
         for c in CASES
-        if c[0] in {"unknown-subchart-key", "invalid-digest", "prod-generated-jwt"}
+        if c[0] in {"unknown-subchart-key", "invalid-digest", "prod-generated-token-key"}
     ],
 )
 def test_helm4_refuses_the_same_values(profile, sets, needle):
@@ -236,11 +236,11 @@ def test_guardrails_can_be_relaxed_explicitly():
         (
             "global.guardrails.allowGeneratedSecrets=true",
             "global.guardrails.allowBundledStatefulServices=true",
-            "global.auth.jwt.existingSecret=",
+            "global.auth.tokenKeys.existingSecret=",
             "data-platform.enabled=true",
             "global.postgres.external=false",
             "global.postgres.existingSecret=",
         ),
     )
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"}
-    assert {"aiwfe-jwt", "aiwfe-postgres"} <= names
+    assert {"aiwfe-token-signing-key", "aiwfe-postgres"} <= names

@@ -163,8 +163,7 @@ def test_no_secret_in_configmaps_or_env_literals(profile, sets):
 
 def test_secret_refs_point_to_rendered_or_existing_secrets():
     existing = {
-        "prod": {"aiwfe-postgres", "aiwfe-redis", "aiwfe-qdrant", "aiwfe-jwt", "aiwfe-admin"}
-        | {"aiwfe-grafana"},
+        "prod": {"aiwfe-postgres", "aiwfe-redis", "aiwfe-qdrant", "aiwfe-admin", "aiwfe-grafana"},
     }
     for profile in PROFILES:
         objects = render(profile)
@@ -188,11 +187,13 @@ def test_generated_secrets_are_random_kept_and_sized():
         "aiwfe-postgres",
         "aiwfe-redis",
         "aiwfe-qdrant",
-        "aiwfe-jwt",
+        "aiwfe-token-signing-key",  # Ed25519 key pairs: tests/chart/test_token_keys.py
+        "aiwfe-worker-token-key",
         "aiwfe-admin",
         "aiwfe-grafana",
     }
-    values = [base64.b64decode(v).decode() for s in secrets for v in s["data"].values()]
+    passwords = [s for s in secrets if "token" not in s["metadata"]["name"]]
+    values = [base64.b64decode(v).decode() for s in passwords for v in s["data"].values()]
     assert len(set(values)) == len(values)
     assert all(len(v) == 32 and v.isalnum() for v in values)
     for s in secrets:
