@@ -136,7 +136,7 @@ def test_watching_client_sees_flag_change(
 def test_long_poll_times_out_with_304(config_url: str, reader: httpx.Client) -> None:
     etag = reader.get(f"{config_url}/v1/config/gateway").headers["ETag"]
     started = time.monotonic()
-    response = httpx.get(
+    response = reader.get(
         f"{config_url}/v1/config/gateway",
         params={"wait": 1},
         headers={"If-None-Match": etag},
@@ -183,7 +183,7 @@ def test_mounted_file_change_is_picked_up(
         data = yaml.safe_load(original)
         data["components"]["worker"]["max_steps"] = 7
         config_file.write_text(yaml.safe_dump(data))
-        changed = httpx.get(
+        changed = reader.get(
             f"{config_url}/v1/config/worker",
             params={"wait": 10},
             headers={"If-None-Match": etag},

@@ -223,7 +223,11 @@ class KeySet:
 
     @classmethod
     def from_dirs(
-        cls, public_dir: str | None, service_dir: str | None = None, *, extra=()
+        cls,
+        public_dir: str | None,
+        service_dir: str | None = None,
+        *,
+        extra: Iterable[Ed25519PublicKey] = (),
     ) -> KeySet:
         """Gateway public keys from every *.pem of `public_dir`; service keys from
         `service_dir`, where `<service>.pem` may sign only `<service>`'s tokens."""
