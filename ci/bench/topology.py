@@ -17,6 +17,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,12 +158,19 @@ def clean_environ() -> dict[str, str]:
 def start_backing() -> Backing:
     started = services_env.start()
     admin_password = "bench-" + secrets.token_hex(12)
+    # Token keys as the chart lays them out; every bench process reads the same environment,
+    # so each gets the verifier settings and the gateway's key (a measurement, not a
+    # least-privilege setup).
+    from aiwfe.core.auth import KeyFiles
+
+    keys = KeyFiles.create(tempfile.mkdtemp(prefix="aiwfe-bench-keys-"))
     env = {
         **clean_environ(),
         **started.env(),
         "AIWFE_HOST": "127.0.0.1",
         "AIWFE_LOG_LEVEL": "warning",
-        "AIWFE_JWT_SECRET": secrets.token_hex(32),
+        **keys.env("cognitive"),
+        **keys.env("gateway"),
         "AIWFE_LLM_PROVIDER": "local",
         "AIWFE_EMBEDDING_PROVIDER": "local",
         "AIWFE_VECTOR_STORE": "pgvector",

@@ -79,7 +79,13 @@ def test_gateway_api_httproute_and_certificate():
 
 def test_secret_reference_change_rolls_pods():
     before = render()
-    after = render("default", ("global.auth.jwt.existingSecret=my-jwt",))
+    after = render(
+        "default",
+        (
+            "global.auth.tokenKeys.existingSecret=my-keys",
+            "global.auth.tokenKeys.publicKeysConfigMap=my-public-keys",
+        ),
+    )
     gw_before, gw_after = deployment(before, "api-gateway"), deployment(after, "api-gateway")
     assert (
         pod_annotations(gw_before)["checksum/settings"]
@@ -90,9 +96,10 @@ def test_secret_reference_change_rolls_pods():
         pod_annotations(gw_before)["checksum/secrets"]
         != pod_annotations(gw_after)["checksum/secrets"]
     )
-    env = {e["name"]: e for e in pod_spec(gw_after)["containers"][0]["env"]}
-    assert env["AIWFE_JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "my-jwt"
-    assert "aiwfe-jwt" not in {o["metadata"]["name"] for o in of_kind(after, "Secret")}
+    volumes = {v["name"]: v for v in pod_spec(gw_after)["volumes"]}
+    assert volumes["token-signing-key"]["secret"]["secretName"] == "my-keys"
+    names = {o["metadata"]["name"] for o in of_kind(after, "Secret")}
+    assert "aiwfe-token-signing-key" not in names
 
 
 def test_topology_spread_defaults_and_override():

@@ -51,7 +51,9 @@ def env_of(objects, container) -> dict[str, dict]:
 
 
 def test_contract_tables_parse():
-    assert {"AIWFE_DB_HOST", "AIWFE_JWT_SECRET", "WORKER_CONCURRENCY"} <= contract_settings()
+    assert {"AIWFE_DB_HOST", "AIWFE_TOKEN_PUBLIC_KEYS_DIR", "WORKER_CONCURRENCY"} <= (
+        contract_settings()
+    )
     assert contract_probes()["api-gateway"][1] == {"/api/health", "/api/ready"}
 
 
@@ -85,7 +87,7 @@ def test_first_party_ports_probes_and_required_settings(profile):
         assert paths == probes[component][1], component
         env = env_of(objects, main)
         assert env["AIWFE_PORT"]["value"] == str(port)
-        for name in ("AIWFE_DB_PASSWORD", "AIWFE_REDIS_PASSWORD", "AIWFE_JWT_SECRET"):
+        for name in ("AIWFE_DB_PASSWORD", "AIWFE_REDIS_PASSWORD"):
             assert "secretKeyRef" in env[name]["valueFrom"], (component, name)
         for name in ("AIWFE_DB_HOST", "AIWFE_DB_PORT", "AIWFE_REDIS_HOST", "AIWFE_LLM_PROVIDER"):
             assert env[name]["value"], (component, name)

@@ -83,10 +83,10 @@ CASES = [
         "ai-inference.gpu.enabled",
     ),
     (
-        "prod-generated-jwt",
+        "prod-generated-token-key",
         "prod",
-        ("global.auth.jwt.existingSecret=",),
-        "global.auth.jwt.existingSecret",
+        ("global.auth.tokenKeys.existingSecret=",),
+        "global.auth.tokenKeys.existingSecret",
     ),
     (
         "prod-generated-admin",
@@ -280,9 +280,9 @@ CASES = [
 # override that accepts it). Every refusal names the key and `global.guardrails.<override>=true`.
 GUARDRAILS = [
     (
-        "generated-jwt",
-        ("global.auth.jwt.existingSecret=",),
-        'global.auth.jwt.existingSecret=""',
+        "generated-token-key",
+        ("global.auth.tokenKeys.existingSecret=",),
+        'global.auth.tokenKeys.existingSecret=""',
         "allowGeneratedSecrets",
     ),
     (
@@ -425,7 +425,7 @@ def test_the_same_values_render_outside_production(sets, key, override):
         c[1:]
         for c in CASES
         if c[0]
-        in {"unknown-subchart-key", "invalid-digest", "prod-generated-jwt", "pdb-both-budgets"}
+        in {"unknown-subchart-key", "invalid-digest", "prod-generated-token-key", "pdb-both-budgets"}
     ],
 )
 def test_helm4_refuses_the_same_values(profile, sets, needle):
@@ -443,11 +443,11 @@ def test_guardrails_can_be_relaxed_explicitly():
         (
             "global.guardrails.allowGeneratedSecrets=true",
             "global.guardrails.allowBundledStatefulServices=true",
-            "global.auth.jwt.existingSecret=",
+            "global.auth.tokenKeys.existingSecret=",
             "data-platform.enabled=true",
             "global.postgres.external=false",
             "global.postgres.existingSecret=",
         ),
     )
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"}
-    assert {"aiwfe-jwt", "aiwfe-postgres"} <= names
+    assert {"aiwfe-token-signing-key", "aiwfe-postgres"} <= names

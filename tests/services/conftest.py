@@ -11,11 +11,11 @@ import pytest
 import yaml
 from hypothesis import settings as hypothesis_settings
 
+from aiwfe.core.auth import KeyFiles
 from ci import services_env
 from tests.services.support import (
     ADMIN_PASSWORD,
     CONFIG,
-    JWT_SECRET,
     Api,
     Db,
     Stack,
@@ -51,12 +51,18 @@ def config_file(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def keys(workdir: Path) -> KeyFiles:
+    """The stacks' token keys: the gateway's and the worker's, each given only to its own
+    process (Stack._add), public halves to the verifiers."""
+    return KeyFiles.create(workdir / "keys")
+
+
+@pytest.fixture(scope="session")
 def base_env(backing: services_env.ServicesEnv, config_file: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     return {
         **keep,
         **backing.env(),
-        "AIWFE_JWT_SECRET": JWT_SECRET,
         "AIWFE_ADMIN_USERNAME": "admin",
         "AIWFE_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "AIWFE_LLM_PROVIDER": "local",
@@ -84,10 +90,10 @@ def migrated(base_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def stacks(migrated: dict[str, str], workdir: Path) -> Iterator[Stacks]:
+def stacks(migrated: dict[str, str], workdir: Path, keys: KeyFiles) -> Iterator[Stacks]:
     logdir = workdir / "logs"
     logdir.mkdir()
-    registry = Stacks(migrated, logdir)
+    registry = Stacks(migrated, logdir, keys)
     try:
         yield registry
     finally:

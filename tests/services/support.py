@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from aiwfe.core.auth import KeyFiles
 from ci.services_env import free_port
 
 BIN = Path(sys.executable).parent
@@ -110,6 +111,7 @@ class Stack:
     mode: str
     env: dict[str, str]
     logdir: Path
+    keys: KeyFiles  # each process gets its component's AIWFE_TOKEN_* settings only
     procs: dict[str, Proc] = field(default_factory=dict)
     cognitive_env: dict[str, str] = field(default_factory=dict)
 
@@ -122,7 +124,8 @@ class Stack:
         port: int | None = None,
     ) -> Proc:
         port = port or free_port()
-        env = {**self.env, **extra, "AIWFE_PORT": str(port)}
+        component = name.split("-")[0]  # cognitive-memory: a cognitive process
+        env = {**self.env, **self.keys.env(component), **extra, "AIWFE_PORT": str(port)}
         proc = Proc(name, argv, env, self.logdir / f"{self.mode}-{name}.log", port, health)
         self.procs[name] = proc
         return proc
@@ -192,7 +195,6 @@ class Stack:
             proc.stop()
 
 
-JWT_SECRET = "test-jwt-secret-for-the-services-suite"
 ADMIN_PASSWORD = "Adm1n pass: with spaces & symbols%"
 CONFIG = {
     "components": {
@@ -214,9 +216,10 @@ def migrate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 class Stacks:
-    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+    def __init__(self, env: dict[str, str], logdir: Path, keys: KeyFiles) -> None:
         self.env = env
         self.logdir = logdir
+        self.keys = keys
         self.running: dict[str, Stack] = {}
 
     def get(self, mode: str) -> Stack:
@@ -227,7 +230,7 @@ class Stacks:
             if mode != "consolidated":
                 # The sweeper would see the other stack's runs (shared database, other Redis).
                 env["AIWFE_WORKER_SWEEP_INTERVAL_SECONDS"] = "0"
-            stack = Stack(mode, env, self.logdir)
+            stack = Stack(mode, env, self.logdir, self.keys)
             try:
                 stack.start()
             except BaseException:

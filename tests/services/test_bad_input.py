@@ -10,7 +10,9 @@ import httpx
 import jwt
 import pytest
 
-from tests.services.support import JWT_SECRET, Api, Stack
+from aiwfe.core import auth
+from aiwfe.core.auth import KeyFiles
+from tests.services.support import Api, Stack
 
 TABLES = ("users", "workflow_runs", "workflow_steps", "memories", "feedback", "config_overrides")
 
@@ -88,9 +90,11 @@ def test_unknown_and_invalid_workflow_ids(api: Api, unchanged: None) -> None:
     assert api.get("/api/v1/nothing-here").status_code == 404
 
 
-def test_expired_forged_and_missing_tokens(stack: Stack, unchanged: None) -> None:
+def test_expired_forged_and_missing_tokens(stack: Stack, keys: KeyFiles, unchanged: None) -> None:
     now = int(time.time())
+    gateway_key = auth.SigningKey.from_file(keys.gateway_key)
     claims = {
+        "typ": "user",
         "sub": "admin",
         "uid": str(uuid.uuid4()),
         "adm": True,
@@ -98,12 +102,24 @@ def test_expired_forged_and_missing_tokens(stack: Stack, unchanged: None) -> Non
         "iat": now - 100,
         "exp": now - 10,
     }
+    live = {**claims, "exp": now + 60}
+    other = auth.SigningKey.generate()
     cases = {
-        "token expired": jwt.encode(claims, JWT_SECRET, algorithm="HS256"),
-        "signature is invalid": jwt.encode(
-            {**claims, "exp": now + 60}, "f" * 32, algorithm="HS256"
+        "token expired": jwt.encode(
+            claims, gateway_key.private_key, algorithm="EdDSA", headers={"kid": gateway_key.kid}
         ),
-        "invalid token": jwt.encode({**claims, "exp": now + 60}, key=None, algorithm="none"),
+        # Another key claiming the gateway key's id: the signature does not verify.
+        "signature is invalid": jwt.encode(
+            live, other.private_key, algorithm="EdDSA", headers={"kid": gateway_key.kid}
+        ),
+        "signed by an unknown key": jwt.encode(
+            live, other.private_key, algorithm="EdDSA", headers={"kid": other.kid}
+        ),
+        # The old shared-secret kind of token is refused outright.
+        "token has no key id": jwt.encode(live, "f" * 32, algorithm="HS256"),
+        "invalid token": jwt.encode(
+            live, key=None, algorithm="none", headers={"kid": gateway_key.kid}
+        ),
     }
     with httpx.Client(base_url=stack.gateway) as client:
         for message, token in cases.items():

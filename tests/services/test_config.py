@@ -6,10 +6,13 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from aiwfe.core import auth
+from aiwfe.core.auth import KeyFiles
 from aiwfe.core.config_client import ConfigClient
 from tests.services.support import Api, Stack
 
@@ -20,24 +23,44 @@ def config_url(stack: Stack) -> str:
 
 
 @pytest.fixture(scope="module")
+def reader(keys: KeyFiles) -> Iterator[httpx.Client]:
+    """A component reading config-manager: the gateway's service token."""
+    key = auth.SigningKey.from_file(keys.gateway_key)
+    token = auth.issue_service_token("api-gateway", key, "aiwfe")
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def admin_headers(api: Api) -> dict[str, str]:
     return {"Authorization": api.headers["Authorization"]}
 
 
-def test_serves_file_config_without_secrets(config_url: str) -> None:
-    response = httpx.get(f"{config_url}/v1/config/gateway")
+def test_serves_file_config_without_secrets(config_url: str, reader: httpx.Client) -> None:
+    response = reader.get(f"{config_url}/v1/config/gateway")
     assert response.status_code == 200
     body = response.json()
     assert body["config"]["page_size"] == 20
     assert "db_password" not in body["config"]  # present in the file, never served
     assert body["flags"]["fast_recall"] is True
     assert response.headers["ETag"] == body["etag"]
-    again = httpx.get(f"{config_url}/v1/config/gateway", headers={"If-None-Match": body["etag"]})
+    again = reader.get(f"{config_url}/v1/config/gateway", headers={"If-None-Match": body["etag"]})
     assert again.status_code == 304
 
 
-def test_service_discovery(config_url: str) -> None:
-    services = httpx.get(f"{config_url}/v1/services").json()["services"]
+def test_reads_need_a_token_probes_do_not(config_url: str, reader: httpx.Client) -> None:
+    for path in ("/v1/config/gateway", "/v1/flags", "/v1/services"):
+        refused = httpx.get(config_url + path)
+        assert refused.status_code == 401, path
+        assert refused.json() == {"detail": "missing bearer token"}
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+        assert reader.get(config_url + path).status_code == 200, path
+    for probe in ("/health", "/ready", "/metrics"):
+        assert httpx.get(config_url + probe).status_code == 200, probe
+
+
+def test_service_discovery(config_url: str, reader: httpx.Client) -> None:
+    services = reader.get(f"{config_url}/v1/services").json()["services"]
     assert services["gateway"]["url"] == "http://aiwfe-api-gateway:8080"
 
 
@@ -60,28 +83,31 @@ def test_changes_need_an_admin_token_and_refuse_secrets(
 
 
 def test_override_is_versioned_and_deletable(
-    config_url: str, admin_headers: dict[str, str]
+    config_url: str, admin_headers: dict[str, str], reader: httpx.Client
 ) -> None:
-    before = httpx.get(f"{config_url}/v1/config/worker").json()
+    before = reader.get(f"{config_url}/v1/config/worker").json()
     put = httpx.put(
         f"{config_url}/v1/config/worker/max_steps", json={"value": 10}, headers=admin_headers
     )
     assert put.status_code == 200 and put.json()["version"] == before["version"] + 1
-    now = httpx.get(f"{config_url}/v1/config/worker").json()
+    now = reader.get(f"{config_url}/v1/config/worker").json()
     assert now["config"]["max_steps"] == 10 and now["etag"] != before["etag"]
     deleted = httpx.delete(f"{config_url}/v1/config/worker/max_steps", headers=admin_headers)
     assert deleted.status_code == 200
-    assert httpx.get(f"{config_url}/v1/config/worker").json()["config"]["max_steps"] == 50
+    assert reader.get(f"{config_url}/v1/config/worker").json()["config"]["max_steps"] == 50
     missing = httpx.delete(f"{config_url}/v1/config/worker/max_steps", headers=admin_headers)
     assert missing.status_code == 404
 
 
-def test_watching_client_sees_flag_change(config_url: str, admin_headers: dict[str, str]) -> None:
+def test_watching_client_sees_flag_change(
+    config_url: str, admin_headers: dict[str, str], reader: httpx.Client
+) -> None:
     flag = f"flag_{uuid.uuid4().hex[:8]}"
     seen: list[object] = []
 
     async def watch() -> None:
-        client = ConfigClient(config_url, "gateway")
+        token = reader.headers["Authorization"].removeprefix("Bearer ")
+        client = ConfigClient(config_url, "gateway", auth=auth.BearerAuth(lambda: token))
         await client.refresh()
         assert client.flag(flag, "unset") == "unset"
         stop = asyncio.Event()
@@ -107,10 +133,10 @@ def test_watching_client_sees_flag_change(config_url: str, admin_headers: dict[s
     assert time.monotonic() - started < 5  # woken by the change, not by the poll timeout
 
 
-def test_long_poll_times_out_with_304(config_url: str) -> None:
-    etag = httpx.get(f"{config_url}/v1/config/gateway").headers["ETag"]
+def test_long_poll_times_out_with_304(config_url: str, reader: httpx.Client) -> None:
+    etag = reader.get(f"{config_url}/v1/config/gateway").headers["ETag"]
     started = time.monotonic()
-    response = httpx.get(
+    response = reader.get(
         f"{config_url}/v1/config/gateway",
         params={"wait": 1},
         headers={"If-None-Match": etag},
@@ -145,17 +171,19 @@ def test_gateway_reacts_to_maintenance_flag(
     assert create_status() == 201
 
 
-def test_mounted_file_change_is_picked_up(config_url: str, config_file) -> None:
+def test_mounted_file_change_is_picked_up(
+    config_url: str, config_file, reader: httpx.Client
+) -> None:
     """A ConfigMap update rewrites the mounted file: watchers see it without a restart."""
     import yaml
 
     original = config_file.read_text()
-    etag = httpx.get(f"{config_url}/v1/config/worker").headers["ETag"]
+    etag = reader.get(f"{config_url}/v1/config/worker").headers["ETag"]
     try:
         data = yaml.safe_load(original)
         data["components"]["worker"]["max_steps"] = 7
         config_file.write_text(yaml.safe_dump(data))
-        changed = httpx.get(
+        changed = reader.get(
             f"{config_url}/v1/config/worker",
             params={"wait": 10},
             headers={"If-None-Match": etag},
@@ -165,7 +193,7 @@ def test_mounted_file_change_is_picked_up(config_url: str, config_file) -> None:
         assert changed.headers["ETag"] != etag
     finally:
         config_file.write_text(original)
-    assert httpx.get(f"{config_url}/v1/config/worker").json()["config"]["max_steps"] == 50
+    assert reader.get(f"{config_url}/v1/config/worker").json()["config"]["max_steps"] == 50
 
 
 def test_flags_through_the_gateway(api: Api, stack: Stack, db, config_url: str) -> None:

@@ -160,7 +160,8 @@ def test_sigterm_shuts_down_gracefully(stack: Stack) -> None:
         ("worker-term", [script("aiwfe-worker")], "/health", "Warm shutdown"),
     ):
         port = free_port()
-        env = {**stack.env, **stack.cognitive_env, "AIWFE_PORT": str(port)}
+        keys = stack.keys.env(name.split("-")[0])
+        env = {**stack.env, **stack.cognitive_env, **keys, "AIWFE_PORT": str(port)}
         proc = Proc(name, argv, env, stack.logdir / f"{name}.log", port, health)
         procs.append((proc.start(wait=False), done))
     for proc, _ in procs:

@@ -40,7 +40,7 @@ def fuzz_gateway(stack: Stack, db) -> Iterator[Proc]:
     config = Proc(
         "config-fuzz",
         [script("aiwfe-config")],
-        {**env, "AIWFE_PORT": str(config_port)},
+        {**env, **stack.keys.env("config"), "AIWFE_PORT": str(config_port)},
         stack.logdir / "fuzz-config.log",
         config_port,
         "/health",
@@ -48,7 +48,7 @@ def fuzz_gateway(stack: Stack, db) -> Iterator[Proc]:
     proc = Proc(
         "gateway-fuzz",
         [script("aiwfe-gateway")],
-        {**env, "AIWFE_PORT": str(port)},
+        {**env, **stack.keys.env("gateway"), "AIWFE_PORT": str(port)},
         stack.logdir / "fuzz-gateway.log",
         port,
         "/api/health",

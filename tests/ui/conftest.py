@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from aiwfe.core.auth import KeyFiles
 from ci import services_env
 from tests.services.support import Proc, script
 from tests.ui.support import (
@@ -29,7 +30,6 @@ from tests.ui.support import (
     CONFIG,
     DESKTOP,
     DIST,
-    JWT_SECRET,
     PHONE,
     SCREENSHOTS,
     Platform,
@@ -52,6 +52,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     workdir = tmp_path_factory.mktemp("aiwfe-ui")
     config_file = workdir / "config.yaml"
     config_file.write_text(yaml.safe_dump(CONFIG))
+    keys = KeyFiles.create(workdir / "keys")  # the token keys, laid out as the chart mounts them
     backing = services_env.start()
     procs: dict[str, Proc] = {}
     try:
@@ -62,7 +63,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             **keep,
             **backing.env(),
             "AIWFE_HOST": "127.0.0.1",
-            "AIWFE_JWT_SECRET": JWT_SECRET,
             "AIWFE_ADMIN_USERNAME": ADMIN_USER,
             "AIWFE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "AIWFE_LLM_PROVIDER": "local",
@@ -99,7 +99,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         for name, (argv, health) in commands.items():
             log = logdir / f"{name}.log"
             log.write_text("")
-            port_env = {**env, "AIWFE_PORT": str(ports[name])}
+            port_env = {**env, **keys.env(name), "AIWFE_PORT": str(ports[name])}
             procs[name] = Proc(name, argv, port_env, log, ports[name], health)
             procs[name].start(wait=False)
         for p in procs.values():

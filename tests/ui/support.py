@@ -17,7 +17,6 @@ import httpx
 from ci.paths import BUILD
 from tests.services.support import Proc
 
-JWT_SECRET = "ui-e2e-jwt-secret-" + uuid.uuid4().hex
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "UI e2e admin pass " + uuid.uuid4().hex[:8]
 DIST = Path(os.environ.get("AIWFE_UI_DIST", BUILD / "ui" / "dist"))

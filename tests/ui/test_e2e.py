@@ -11,10 +11,10 @@ import time
 import uuid
 
 import httpx
-import jwt
 import pytest
 from playwright.sync_api import Page, expect
 
+from aiwfe.core import auth
 from ci.paths import REPO
 from tests.ui.support import ADMIN_PASSWORD, ADMIN_USER, PHONE, Platform, screenshot
 
@@ -163,25 +163,14 @@ def test_a_step_that_fails_shows_the_worker_error(page: Page) -> None:
 def test_session_rejected_by_the_gateway_logs_out_with_a_reason(
     page: Page, platform: Platform
 ) -> None:
-    now = int(time.time())
-    forged = jwt.encode(
-        {
-            "sub": "admin",
-            "uid": str(uuid.uuid4()),
-            "adm": True,
-            "iss": "aiwfe",
-            "iat": now,
-            "nbf": now,
-            "exp": now + 600,
-        },
-        "not-the-gateway-secret-" + uuid.uuid4().hex,
-        algorithm="HS256",
-    )
+    # A well-formed admin token, signed by a key that is not the gateway's.
+    who = auth.Principal(uuid.uuid4(), "admin", True)
+    forged = auth.issue_token(who, auth.SigningKey.generate(), 600, "aiwfe")
     page.goto("/")
     page.evaluate("t => sessionStorage.setItem('aiwfe.token', t)", forged)
     page.goto("/workflows")
     expect(page.get_by_role("status")).to_contain_text(
-        "You were logged out: token signature is invalid."
+        "You were logged out: token signed by an unknown key"
     )
     expect(page.get_by_label("User name")).to_be_visible()
 

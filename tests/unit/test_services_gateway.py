@@ -7,37 +7,52 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa as rsa_key
 from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aiwfe.cognitive.server import create_app as create_cognitive
 from aiwfe.config_manager.app import create_app as create_config_manager
 from aiwfe.core import auth, runs
+from aiwfe.core.auth import KeyFiles
 from aiwfe.core.models import RunEvent, RunStatus, WorkflowRun
 from aiwfe.core.settings import Settings
 from aiwfe.gateway.app import create_app as create_gateway
 
-SECRET = "unit-test-secret-0123456789abcdef"
+# The token keys as the chart lays them out (removed with the interpreter).
+_KEY_DIR = tempfile.TemporaryDirectory(prefix="aiwfe-unit-keys-")
+KEYS = KeyFiles.create(_KEY_DIR.name)
 
 
-def settings() -> Settings:
-    return Settings(jwt_secret=SECRET, llm_provider="local")
+def settings(component: str = "gateway", keys: KeyFiles = KEYS) -> Settings:
+    """The settings `component` gets: its AIWFE_TOKEN_* and nothing else of the others'."""
+    tokens = {name.removeprefix("AIWFE_").lower(): v for name, v in keys.env(component).items()}
+    return Settings(llm_provider="local", **tokens)
 
 
-def token(*, admin: bool = False, ttl: int = 60) -> str:
+def gateway_key() -> auth.SigningKey:
+    return auth.SigningKey.from_file(KEYS.gateway_key)
+
+
+def token(*, admin: bool = False, ttl: int = 60, key: auth.SigningKey | None = None) -> str:
     who = auth.Principal(uuid.uuid4(), "alice", admin)
-    return auth.issue_token(who, SECRET, ttl, settings().jwt_issuer)
+    return auth.issue_token(who, key or gateway_key(), ttl, settings().jwt_issuer)
 
 
 def expired_token() -> str:
     now = int(time.time())
-    claims = {"sub": "alice", "uid": str(uuid.uuid4()), "iss": settings().jwt_issuer}
+    claims = {"typ": "user", "sub": "alice", "uid": str(uuid.uuid4()), "iss": "aiwfe"}
     claims |= {"iat": now - 120, "nbf": now - 120, "exp": now - 60}
-    return jwt.encode(claims, SECRET, algorithm="HS256")
+    key = gateway_key()
+    return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
 
 
 # ---- the API surface ---------------------------------------------------------------------
@@ -95,7 +110,7 @@ def gateway() -> TestClient:
 
 @pytest.fixture(scope="module")
 def config_manager() -> TestClient:
-    return TestClient(create_config_manager(settings()))
+    return TestClient(create_config_manager(settings("config")))
 
 
 @pytest.mark.parametrize(
@@ -141,12 +156,118 @@ def test_changing_configuration_needs_an_admin(config_manager: TestClient) -> No
     assert response.json() == {"detail": "changing configuration needs an admin token"}
 
 
-def test_a_wrong_secret_is_a_forgery(gateway: TestClient) -> None:
-    who = auth.Principal(uuid.uuid4(), "mallory", True)
-    forged = auth.issue_token(who, "another-secret-0123456789abcdef!!", 60, settings().jwt_issuer)
-    response = gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+def test_a_key_other_than_the_gateways_is_a_forgery(
+    gateway: TestClient, config_manager: TestClient, cognitive: TestClient
+) -> None:
+    """Only the gateway's key signs user tokens: an admin token from any other Ed25519 key
+    (here the worker's own, and a stranger's) is refused by every verifier."""
+    worker = auth.SigningKey.from_file(KEYS.worker_key)
+    for key in (worker, auth.SigningKey.generate()):
+        headers = {"Authorization": f"Bearer {token(admin=True, key=key)}"}
+        answers = [
+            gateway.get("/api/v1/auth/me", headers=headers),
+            config_manager.put("/v1/flags/new_ui", json={"value": True}, headers=headers),
+            config_manager.get("/v1/flags", headers=headers),
+            cognitive.post("/v1/perception/analyze", json={"text": "x"}, headers=headers),
+        ]
+        for response in answers:
+            assert response.status_code == 401, response.text
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+    # A stranger's key under the gateway key's id: the signature itself fails.
+    stranger = auth.SigningKey(auth.SigningKey.generate().private_key, gateway_key().kid)
+    headers = {"Authorization": f"Bearer {token(admin=True, key=stranger)}"}
+    response = gateway.get("/api/v1/auth/me", headers=headers)
     assert response.status_code == 401
     assert response.json() == {"detail": "token signature is invalid"}
+
+
+@pytest.fixture(scope="module")
+def cognitive() -> TestClient:
+    return TestClient(create_cognitive(settings("cognitive")))  # no lifespan: auth only
+
+
+def test_cognitive_and_config_reads_need_a_token(
+    cognitive: TestClient, config_manager: TestClient
+) -> None:
+    for response in (
+        cognitive.post("/v1/perception/analyze", json={"text": "x"}),
+        config_manager.get("/v1/config/gateway"),
+        config_manager.get("/v1/flags"),
+        config_manager.get("/v1/services"),
+    ):
+        assert response.status_code == 401, response.text
+        assert response.json() == {"detail": "missing bearer token"}
+    assert config_manager.get("/health").status_code == 200
+    assert cognitive.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("create", "missing"),
+    [
+        ("gateway", "AIWFE_TOKEN_SIGNING_KEY_FILE"),
+        ("cognitive", "AIWFE_TOKEN_PUBLIC_KEYS_DIR"),
+        ("config", "AIWFE_TOKEN_PUBLIC_KEYS_DIR"),
+    ],
+)
+def test_a_missing_key_setting_fails_at_start_naming_it(create: str, missing: str) -> None:
+    factories = {
+        "gateway": create_gateway,
+        "cognitive": create_cognitive,
+        "config": create_config_manager,
+    }
+    with pytest.raises(RuntimeError, match=missing):
+        factories[create](Settings(llm_provider="local"))
+
+
+def test_unusable_key_files_are_named(tmp_path: Path) -> None:
+    rsa = tmp_path / "rsa.pem"
+    rsa.write_bytes(
+        rsa_key.generate_private_key(65537, 2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cases = {
+        str(tmp_path / "absent.pem"): "cannot read key file",
+        str(rsa): "an Ed25519 private key is required",
+    }
+    for path, message in cases.items():
+        with pytest.raises(RuntimeError, match=f"AIWFE_TOKEN_SIGNING_KEY_FILE: {path}: {message}"):
+            Settings(token_signing_key_file=path).signing_key()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RuntimeError, match=r"AIWFE_TOKEN_PUBLIC_KEYS_DIR=.*: no \*\.pem file"):
+        Settings(token_public_keys_dir=str(empty)).verifier_keys()
+    # A private key dropped into the public directory is refused, not silently trusted.
+    leaked = tmp_path / "public"
+    leaked.mkdir()
+    (leaked / "gateway.pem").write_text(gateway_key().private_pem())
+    with pytest.raises(RuntimeError, match="a PRIVATE KEY block is not a public key"):
+        Settings(token_public_keys_dir=str(leaked)).verifier_keys()
+
+
+def test_rotation_overlap_then_retirement(tmp_path: Path) -> None:
+    """Verifiers trust current + previous keys: a token of the previous key passes during the
+    overlap and is refused once that key is removed from the set."""
+    keys = KeyFiles.create(tmp_path)
+    old_key = auth.SigningKey.from_file(keys.gateway_key)
+    old_token = token(key=old_key)
+    new_key = keys.rotate()
+    assert new_key.kid != old_key.kid
+    during = settings("config", keys).verifier_keys()
+    assert auth.decode_token(old_token, during, "aiwfe").username == "alice"
+    assert auth.decode_token(token(key=new_key), during, "aiwfe").username == "alice"
+    # The gateway signs with the new key only (and still verifies the old one).
+    gateway = TestClient(create_gateway(settings("gateway", keys)))
+    assert gateway.app.state.signing_key.kid == new_key.kid
+    ok = gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {old_token}"})
+    assert ok.status_code == 200
+    keys.retire(old_key.kid)
+    after = settings("config", keys).verifier_keys()
+    with pytest.raises(auth.TokenError, match="unknown key"):
+        auth.decode_token(old_token, after, "aiwfe")
+    assert auth.decode_token(token(key=new_key), after, "aiwfe").username == "alice"
 
 
 # ---- run state ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import itertools
 import time
 import uuid
 
+import httpx
 import jwt
 import pytest
 from hypothesis import given, settings
@@ -218,27 +219,61 @@ def test_split_mode_module_urls() -> None:
 
 def test_tokens_round_trip_and_reject_tampering() -> None:
     who = auth.Principal(uuid.uuid4(), "ada", True)
-    secret = "s" * 32
-    token = auth.issue_token(who, secret, 60, "aiwfe")
-    assert auth.decode_token(token, secret, "aiwfe") == who
-    with pytest.raises(auth.TokenError, match="signature"):
-        auth.decode_token(token, "x" * 32, "aiwfe")
+    key = auth.SigningKey.generate()
+    keys = auth.KeySet.of([key.public_key()])
+    token = auth.issue_token(who, key, 60, "aiwfe")
+    assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": key.kid, "typ": "JWT"}
+    assert auth.decode_token(token, keys, "aiwfe") == who
+    with pytest.raises(auth.TokenError, match="unknown key"):
+        auth.decode_token(token, auth.KeySet.of([auth.SigningKey.generate().public_key()]), "aiwfe")
+    with pytest.raises(auth.TokenError, match="issuer"):
+        auth.decode_token(token, keys, "another-issuer")
+    claims = {"typ": "user", "sub": "ada", "uid": str(who.user_id), "iss": "aiwfe", "iat": 1}
     expired = jwt.encode(
-        {
-            "sub": "ada",
-            "uid": str(who.user_id),
-            "iss": "aiwfe",
-            "iat": 1,
-            "exp": int(time.time()) - 5,
-        },
-        secret,
-        algorithm="HS256",
+        {**claims, "exp": int(time.time()) - 5},
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid},
     )
     with pytest.raises(auth.TokenError, match="expired"):
-        auth.decode_token(expired, secret, "aiwfe")
-    unsigned = jwt.encode({"sub": "ada"}, key=None, algorithm="none")
+        auth.decode_token(expired, keys, "aiwfe")
+    unsigned = jwt.encode({"sub": "ada"}, key=None, algorithm="none", headers={"kid": key.kid})
     with pytest.raises(auth.TokenError):
-        auth.decode_token(unsigned, secret, "aiwfe")
+        auth.decode_token(unsigned, keys, "aiwfe")
+    # The kid is the key's RFC 7638 thumbprint: the same on every component, by construction.
+    assert key.kid == auth.key_id(auth.public_keys_from_pem(key.public_pem())[0])
+
+
+def test_service_keys_speak_only_for_their_service() -> None:
+    gateway, worker = auth.SigningKey.generate(), auth.SigningKey.generate()
+    keys = auth.KeySet.of([gateway.public_key()], {"task-processor": [worker.public_key()]})
+    mine = auth.issue_service_token("task-processor", worker, "aiwfe")
+    assert auth.decode_any(mine, keys, "aiwfe") == auth.Service("task-processor")
+    with pytest.raises(auth.TokenError, match="only sign for service 'task-processor'"):
+        auth.decode_any(auth.issue_service_token("api-gateway", worker, "aiwfe"), keys, "aiwfe")
+    admin = auth.Principal(uuid.uuid4(), "root", True)
+    with pytest.raises(auth.TokenError, match="cannot sign user tokens"):
+        auth.decode_any(auth.issue_token(admin, worker, 60, "aiwfe"), keys, "aiwfe")
+    # The gateway's key signs for any component, but a service token is never a user.
+    gateway_call = auth.issue_service_token("api-gateway", gateway, "aiwfe")
+    assert auth.decode_any(gateway_call, keys, "aiwfe") == auth.Service("api-gateway")
+    with pytest.raises(auth.TokenError, match="service token cannot act as a user"):
+        auth.decode_token(gateway_call, keys, "aiwfe")
+
+
+def test_bearer_auth_adds_a_token_but_keeps_a_forwarded_one() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(200)
+
+    with httpx.Client(
+        transport=httpx.MockTransport(handler), auth=auth.BearerAuth(lambda: "service")
+    ) as client:
+        client.get("http://config/v1/flags")
+        client.put("http://config/v1/flags/x", headers={"Authorization": "Bearer user"})
+    assert seen == ["Bearer service", "Bearer user"]
 
 
 def test_password_hashing() -> None:

@@ -5,13 +5,15 @@ from typing import Any
 
 import httpx
 import structlog
-from fastapi import Body, FastAPI, HTTPException
+from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from aiwfe.cognitive.base import CognitiveError
 from aiwfe.cognitive.engine import Engine
+from aiwfe.cognitive.transport import incoming_token
 from aiwfe.core.db import is_unavailable
+from aiwfe.core.deps import AnyCaller
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.web import install_common, unavailable
 
@@ -44,6 +46,10 @@ def create_app(settings: Settings | None = None, modules: list[str] | None = Non
 
     app = FastAPI(title="AIWFE cognitive services", version="1", lifespan=lifespan)
     app.state.engine = engine
+    app.state.settings = settings
+    # Public keys only (the gateway's, and the worker's service key for its own name),
+    # loaded at startup: a missing setting fails here, naming it.
+    app.state.token_keys = settings.verifier_keys()
     install_common(app, "cognitive", settings)
 
     @app.exception_handler(CognitiveError)
@@ -71,10 +77,20 @@ def create_app(settings: Settings | None = None, modules: list[str] | None = Non
         }
 
     @app.post("/v1/{module}/{op}")
-    async def call(module: str, op: str, payload: dict[str, Any] = Body(...)) -> Any:  # noqa: B008
+    async def call(
+        module: str,
+        op: str,
+        request: Request,
+        _: AnyCaller,
+        payload: dict[str, Any] = Body(...),  # noqa: B008
+    ) -> Any:
+        """One module operation, for a user (token forwarded) or a component (service
+        token); 401 without a valid token."""
         hosted = engine.modules.get(module)
         if hosted is None:
             raise HTTPException(404, f"module {module!r} is not hosted by this process")
+        # Calls this one makes to other modules (split mode) carry the same token.
+        incoming_token.set(request.headers["authorization"].partition(" ")[2])
         try:
             return await hosted.handle(op, payload)
         except CognitiveError:

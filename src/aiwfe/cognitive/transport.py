@@ -2,28 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 
 from aiwfe.cognitive.base import CognitiveError, Module, Transport
+from aiwfe.core.auth import BearerAuth
 from aiwfe.core.settings import MODULES, Settings
 from aiwfe.core.telemetry import outgoing_headers
 
+# The bearer token of the request a cognitive module is serving: in split mode the module
+# forwards it to the modules it calls, so the whole chain runs as the original caller.
+incoming_token: ContextVar[str | None] = ContextVar("aiwfe_incoming_token", default=None)
+
+
+def forwarded_token() -> str | None:
+    return incoming_token.get()
+
 
 class HttpTransport(Transport):
-    """POST {module_url}/v1/{module}/{op} over one pooled client with timeouts."""
+    """POST {module_url}/v1/{module}/{op} over one pooled client with timeouts, each call
+    carrying `Authorization: Bearer <token()>` (cognitive-services refuses calls without)."""
 
-    def __init__(self, urls: dict[str, str], timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        timeout: float = 60.0,
+        token: Callable[[], str | None] = forwarded_token,
+    ) -> None:
         self.urls = urls
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            auth=BearerAuth(token),
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> HttpTransport:
-        return cls({m: settings.module_url(m) for m in MODULES}, settings.cognitive_timeout)
+    def from_settings(
+        cls, settings: Settings, token: Callable[[], str | None] = forwarded_token
+    ) -> HttpTransport:
+        urls = {m: settings.module_url(m) for m in MODULES}
+        return cls(urls, settings.cognitive_timeout, token)
 
     async def call(
         self, module: str, op: str, payload: dict[str, Any], *, http_timeout: float | None = None

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from aiwfe.config_manager.deps import Runtime
-from aiwfe.config_manager.routes import router
+from aiwfe.config_manager.routes import api, router
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.web import install_common
 
@@ -24,9 +24,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    settings.require_jwt_secret()  # fail at startup, not at the first request
     app = FastAPI(title="AIWFE config-manager", version="1", lifespan=lifespan)
     app.state.settings = settings
+    # Public keys only, loaded at startup (a missing setting fails here, naming it).
+    app.state.token_keys = settings.verifier_keys()
     install_common(app, "config", settings)
     app.include_router(router)
+    app.include_router(api)
     return app

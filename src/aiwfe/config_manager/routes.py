@@ -1,22 +1,25 @@
 """config-manager's HTTP API: probes, config and flags (long-polled reads), admin overrides,
-service discovery."""
+service discovery. Everything but the probes (and /metrics) needs a token: a user's, or a
+component's service token."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
 from pydantic import JsonValue
 from sqlalchemy import text
 
 from aiwfe.config_manager.deps import Admin, Rt, Store
 from aiwfe.config_manager.store import COMPONENT, FLAGS, KEY, is_secret_key
+from aiwfe.core.deps import any_caller
 from aiwfe.core.validation import StrictModel
 from aiwfe.core.web import unavailable
 
 ComponentName = Annotated[str, Path(pattern=COMPONENT.pattern)]
 KeyName = Annotated[str, Path(pattern=KEY.pattern)]
-router = APIRouter()
+router = APIRouter()  # probes: open (the kubelet sends no token)
+api = APIRouter(dependencies=[Depends(any_caller)])
 
 
 class OverrideBody(StrictModel):
@@ -38,7 +41,7 @@ async def ready(rt: Rt) -> Any:
     return {"status": "ready"}
 
 
-@router.get("/v1/config/{component}")
+@api.get("/v1/config/{component}")
 async def get_config(
     component: ComponentName,
     response: Response,
@@ -60,7 +63,7 @@ async def get_config(
     return snapshot
 
 
-@router.get("/v1/flags")
+@api.get("/v1/flags")
 async def flags(response: Response, store: Store) -> Any:
     snapshot = await store.snapshot(FLAGS)
     response.headers["ETag"] = snapshot["etag"]
@@ -72,7 +75,7 @@ async def flags(response: Response, store: Store) -> Any:
     }
 
 
-@router.get("/v1/services")
+@api.get("/v1/services")
 async def services(store: Store) -> Any:
     """Service discovery: where each component answers (from the chart's ConfigMap)."""
     return {"services": store.services()}
@@ -85,7 +88,7 @@ def _check_key(key: str) -> None:
         )
 
 
-@router.put("/v1/config/{component}/{key}")
+@api.put("/v1/config/{component}/{key}")
 async def put_override(
     component: ComponentName, key: KeyName, body: OverrideBody, who: Admin, store: Store
 ) -> Any:
@@ -94,14 +97,14 @@ async def put_override(
     return {"component": component, "key": key, "value": body.value, "version": version}
 
 
-@router.put("/v1/flags/{name}")
+@api.put("/v1/flags/{name}")
 async def put_flag(name: KeyName, body: OverrideBody, who: Admin, store: Store) -> Any:
     _check_key(name)
     version = await store.set_override(FLAGS, name, body.value, who.username)
     return {"flag": name, "value": body.value, "version": version}
 
 
-@router.delete("/v1/config/{component}/{key}")
+@api.delete("/v1/config/{component}/{key}")
 async def delete_override(component: ComponentName, key: KeyName, _: Admin, store: Store) -> Any:
     version = await store.delete_override(component, key)
     if version is None:

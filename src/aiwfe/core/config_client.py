@@ -14,14 +14,22 @@ Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
 class ConfigClient:
-    def __init__(self, base_url: str, component: str, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        component: str,
+        *,
+        timeout: float = 5.0,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        """`auth` gives each request its token: config-manager refuses reads without."""
         self.base_url = base_url.rstrip("/")
         self.component = component
         self.timeout = timeout
         self.snapshot: dict[str, Any] = {}
         self.etag: str | None = None
         self._listeners: list[Listener] = []
-        self._client = httpx.AsyncClient(base_url=self.base_url)
+        self._client = httpx.AsyncClient(base_url=self.base_url, auth=auth)
 
     def flag(self, name: str, default: Any = False) -> Any:
         return self.snapshot.get("flags", {}).get(name, default)

@@ -1,7 +1,8 @@
 """FastAPI dependencies shared by the first-party HTTP services: the bearer token.
 
-One decoding of `Authorization: Bearer <jwt>` for the gateway and config-manager. The app's
-settings (`app.state.settings`, set by each `create_app`) give the secret and the issuer.
+One decoding of `Authorization: Bearer <jwt>` for the gateway, config-manager and
+cognitive-services. Each `create_app` sets `app.state.settings` (the issuer) and
+`app.state.token_keys` (the public keys it trusts, loaded at startup).
 """
 
 from __future__ import annotations
@@ -23,20 +24,35 @@ def app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def decode(request: Request, token: str | None) -> auth.Principal:
-    """The caller named by `token`; 401 (with a Bearer challenge) saying what is wrong."""
+def decode_caller(request: Request, token: str | None) -> auth.Principal | auth.Service:
+    """The user or component named by `token`; 401 (with a Bearer challenge) saying what
+    is wrong."""
     if not token:
         raise HTTPException(401, "missing bearer token", headers=CHALLENGE)
-    settings = app_settings(request)
     try:
-        return auth.decode_token(token, settings.require_jwt_secret(), settings.jwt_issuer)
+        return auth.decode_any(
+            token, request.app.state.token_keys, app_settings(request).jwt_issuer
+        )
     except auth.TokenError as exc:
         raise HTTPException(401, str(exc), headers=CHALLENGE) from exc
 
 
+def decode(request: Request, token: str | None) -> auth.Principal:
+    """The user named by `token` (a service token is refused with 401)."""
+    caller = decode_caller(request, token)
+    if isinstance(caller, auth.Service):
+        raise HTTPException(401, "a service token cannot act as a user", headers=CHALLENGE)
+    return caller
+
+
 async def principal(request: Request, credentials: Credentials) -> auth.Principal:
-    """The caller, from the Authorization header."""
+    """The calling user, from the Authorization header."""
     return decode(request, credentials.credentials if credentials else None)
+
+
+async def any_caller(request: Request, credentials: Credentials) -> auth.Principal | auth.Service:
+    """The calling user or component (a service token), from the Authorization header."""
+    return decode_caller(request, credentials.credentials if credentials else None)
 
 
 async def stream_principal(
@@ -51,3 +67,4 @@ async def stream_principal(
 
 Caller = Annotated[auth.Principal, Depends(principal)]
 StreamCaller = Annotated[auth.Principal, Depends(stream_principal)]
+AnyCaller = Annotated[auth.Principal | auth.Service, Depends(any_caller)]

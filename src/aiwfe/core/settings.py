@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
+
+if TYPE_CHECKING:
+    from aiwfe.core.auth import KeySet, SigningKey
 
 MODULES = ("coordination", "memory", "perception", "reasoning", "learning")
 DEFAULT_PORTS = {"gateway": 8080, "cognitive": 8081, "config": 8082, "worker": 8083}
@@ -72,7 +75,13 @@ class Settings(BaseSettings):
     config_url: str = "http://localhost:8082"
     config_file: str = "/etc/aiwfe/config/config.yaml"
 
-    jwt_secret: SecretStr = SecretStr("")
+    # Token keys (docs/security-tokens.md). The gateway signs user tokens with its Ed25519
+    # private key; the worker signs its service tokens with its own. Verifiers read public
+    # keys only: the gateway's (every *.pem of the directory: current and previous) and,
+    # for cognitive-services, the service keys (`<service>.pem` signs only for <service>).
+    token_signing_key_file: str | None = None
+    token_public_keys_dir: str | None = None
+    token_service_keys_dir: str | None = None
     jwt_ttl_seconds: int = 3600
     jwt_issuer: str = "aiwfe"
     admin_username: str = "admin"
@@ -99,6 +108,9 @@ class Settings(BaseSettings):
         "admin_password",
         "tls_cert_file",
         "tls_key_file",
+        "token_signing_key_file",
+        "token_public_keys_dir",
+        "token_service_keys_dir",
         mode="before",
     )
     @classmethod
@@ -134,11 +146,37 @@ class Settings(BaseSettings):
                 return explicit.rstrip("/")
         return self.cognitive_url.rstrip("/")
 
-    def require_jwt_secret(self) -> str:
-        secret = self.jwt_secret.get_secret_value()
-        if len(secret) < 16:
-            raise RuntimeError("AIWFE_JWT_SECRET must be set to at least 16 characters")
-        return secret
+    def signing_key(self) -> SigningKey:
+        """This component's token key; a clear error naming the setting when it is missing
+        or unreadable (called at startup)."""
+        from aiwfe.core.auth import KeyFileError, SigningKey
+
+        name = "AIWFE_TOKEN_SIGNING_KEY_FILE"
+        if not self.token_signing_key_file:
+            raise RuntimeError(f"{name} must name this component's Ed25519 private key (PEM)")
+        try:
+            return SigningKey.from_file(self.token_signing_key_file)
+        except KeyFileError as exc:
+            raise RuntimeError(f"{name}: {exc}") from exc
+
+    def verifier_keys(self, own: SigningKey | None = None) -> KeySet:
+        """The public keys this component accepts tokens from: the gateway's directory (and
+        `own`, the gateway's current key), plus service keys where configured."""
+        from aiwfe.core.auth import KeyFileError, KeySet
+
+        if not self.token_public_keys_dir and own is None:
+            raise RuntimeError(
+                "AIWFE_TOKEN_PUBLIC_KEYS_DIR must name a directory of the gateway's public "
+                "token keys (*.pem)"
+            )
+        try:
+            return KeySet.from_dirs(
+                self.token_public_keys_dir,
+                self.token_service_keys_dir,
+                extra=[own.public_key()] if own else [],
+            )
+        except KeyFileError as exc:
+            raise RuntimeError(str(exc)) from exc
 
 
 @lru_cache

@@ -29,7 +29,7 @@ ROUTERS = (health, auth, workflows, cognitive, learning, flags, spa)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.runtime = Runtime.open(settings)
+    app.state.runtime = Runtime.open(settings, app.state.signing_key)
     log.info(
         "gateway starting", static_dir=str(app.state.static_root), mode=settings.cognitive_mode
     )
@@ -58,7 +58,11 @@ async def invalid_request(_: Request, exc: RequestValidationError) -> JSONRespon
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    settings.require_jwt_secret()  # fail at startup, not at the first request
+    # The only key that signs user tokens; verifying accepts it and the previous keys in
+    # AIWFE_TOKEN_PUBLIC_KEYS_DIR (rotation overlap). Loaded now: a missing setting fails
+    # at startup, naming it, not at the first request.
+    signing_key = settings.signing_key()
+    token_keys = settings.verifier_keys(signing_key)
     app = FastAPI(
         title="AIWFE API",
         version="1",
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.signing_key, app.state.token_keys = signing_key, token_keys
     app.state.static_root = static_root(settings)
     # Added first = innermost: request IDs and metrics (added next) also cover 413 answers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

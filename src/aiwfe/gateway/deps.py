@@ -53,18 +53,25 @@ class Runtime:
     _watcher: asyncio.Task[None] | None = field(init=False, repr=False, default=None)
 
     @classmethod
-    def open(cls, settings: Settings) -> Runtime:
+    def open(cls, settings: Settings, signing_key: auth.SigningKey) -> Runtime:
         config_url = settings.config_url or "http://unused"
         engine = create_engine(settings)
+
+        def service_token() -> str:
+            """The gateway's own identity towards cognitive-services and config-manager."""
+            return auth.issue_service_token("api-gateway", signing_key, settings.jwt_issuer)
+
         runtime = cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
             redis=async_client(settings),
-            cognitive=HttpTransport.from_settings(settings),
-            config=ConfigClient(config_url, "gateway"),
+            cognitive=HttpTransport.from_settings(settings, service_token),
+            config=ConfigClient(config_url, "gateway", auth=auth.BearerAuth(service_token)),
             config_http=httpx.AsyncClient(
-                base_url=config_url.rstrip("/"), timeout=httpx.Timeout(10.0, connect=3.0)
+                base_url=config_url.rstrip("/"),
+                timeout=httpx.Timeout(10.0, connect=3.0),
+                auth=auth.BearerAuth(service_token),  # an admin's PUT forwards its own
             ),
         )
         if settings.config_url:

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     from aiwfe.worker.sweeper import start_sweeper
 
     settings = get_settings()
+    settings.signing_key()  # the service key for calls to cognitive: fail now if missing
 
     @setup_logging.connect
     def _logging(**_: object) -> None:

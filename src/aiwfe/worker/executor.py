@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiwfe.cognitive.base import CognitiveError, Transport
 from aiwfe.cognitive.transport import HttpTransport
-from aiwfe.core import runs
+from aiwfe.core import auth, runs
 from aiwfe.core.db import create_engine, session_factory
 from aiwfe.core.metrics import RUN_SECONDS, RUNS, STEP_SECONDS, STEPS
 from aiwfe.core.models import RunEvent, WorkflowRun, WorkflowStep
@@ -309,7 +309,12 @@ async def run_once(settings: Settings, run_id: uuid.UUID, *, give_up: str | None
     """One task execution with its own short-lived engine, Redis and HTTP clients."""
     engine = create_engine(settings, null_pool=True)
     redis = async_client(settings)
-    cognitive = HttpTransport.from_settings(settings)
+    # The worker's own service key (never the gateway's): cognitive-services trusts its
+    # public half for service tokens naming task-processor, and for nothing else.
+    key = settings.signing_key()
+    cognitive = HttpTransport.from_settings(
+        settings, lambda: auth.issue_service_token("task-processor", key, settings.jwt_issuer)
+    )
     try:
         executor = RunExecutor(settings, session_factory(engine), redis, cognitive)
         if give_up is not None:

@@ -53,9 +53,8 @@ async def login(body: LoginRequest, request: Request, session: Session, rt: Rt) 
     if not user or not ok or not user.is_active:
         raise HTTPException(401, "invalid username or password")
     who = auth.Principal(user.id, user.username, user.is_admin)
-    token = auth.issue_token(
-        who, settings.require_jwt_secret(), settings.jwt_ttl_seconds, settings.jwt_issuer
-    )
+    key = request.app.state.signing_key
+    token = auth.issue_token(who, key, settings.jwt_ttl_seconds, settings.jwt_issuer)
     return TokenResponse(access_token=token, expires_in=settings.jwt_ttl_seconds)
 
 

@@ -87,7 +87,8 @@ Usage: include "common.secrets.ref" (dict "root" $ "name" "postgres") | fromYaml
 postgres: {existingSecret: {{ $g.postgres.existingSecret | quote }}, key: {{ $g.postgres.passwordKey | quote }}, generatedKey: password}
 redis: {existingSecret: {{ $g.redis.existingSecret | quote }}, key: {{ $g.redis.passwordKey | quote }}, generatedKey: password}
 qdrant: {existingSecret: {{ $g.qdrant.existingSecret | quote }}, key: {{ $g.qdrant.apiKeyKey | quote }}, generatedKey: api-key}
-jwt: {existingSecret: {{ $g.auth.jwt.existingSecret | quote }}, key: {{ $g.auth.jwt.key | quote }}, generatedKey: jwt-secret}
+token-signing-key: {existingSecret: {{ $g.auth.tokenKeys.existingSecret | quote }}, key: {{ $g.auth.tokenKeys.key | quote }}, generatedKey: signing-key.pem}
+worker-token-key: {existingSecret: {{ $g.auth.workerKey.existingSecret | quote }}, key: {{ $g.auth.workerKey.key | quote }}, generatedKey: signing-key.pem}
 admin: {existingSecret: {{ $g.auth.admin.existingSecret | quote }}, key: {{ $g.auth.admin.key | quote }}, generatedKey: password}
 grafana: {existingSecret: {{ $g.grafana.existingSecret | quote }}, key: {{ $g.grafana.passwordKey | quote }}, generatedKey: admin-password}
 llm: {existingSecret: {{ $g.llm.existingSecret | quote }}, key: {{ $g.llm.apiKeyKey | quote }}, generatedKey: ""}
@@ -122,7 +123,6 @@ generated: true
 {{- $g := .Values.global -}}
 {{ include "common.secrets.env" (dict "root" . "name" "postgres" "env" "AIWFE_DB_PASSWORD") }}
 {{ include "common.secrets.env" (dict "root" . "name" "redis" "env" "AIWFE_REDIS_PASSWORD") }}
-{{ include "common.secrets.env" (dict "root" . "name" "jwt" "env" "AIWFE_JWT_SECRET") }}
 {{- if eq $g.vectorStore "qdrant" }}
 {{- if or (not $g.qdrant.external) $g.qdrant.existingSecret }}
 {{ include "common.secrets.env" (dict "root" . "name" "qdrant" "env" "AIWFE_QDRANT_API_KEY") }}
@@ -146,11 +146,18 @@ by construction (lookup) and not included; offline renders see no Secrets ("abse
 */}}
 {{- define "common.secrets.checksum" -}}
 {{- $versions := list -}}
-{{- range $name := list "postgres" "redis" "jwt" "qdrant" "llm" -}}
+{{- range $name := list "postgres" "redis" "token-signing-key" "worker-token-key" "qdrant" "llm" -}}
 {{- $ref := include "common.secrets.ref" (dict "root" $ "name" $name) | fromYaml -}}
 {{- if not $ref.generated -}}
 {{- $secret := lookup "v1" "Secret" $.Release.Namespace $ref.name -}}
 {{- $versions = append $versions (printf "%s=%s@%s" $name $ref.name (dig "metadata" "resourceVersion" "absent" $secret)) -}}
+{{- end -}}
+{{- end -}}
+{{- /* The user's public-key ConfigMaps: a rotation step there rolls the verifiers too. */ -}}
+{{- range $cm := list $.Values.global.auth.tokenKeys.publicKeysConfigMap $.Values.global.auth.workerKey.publicKeysConfigMap -}}
+{{- if $cm -}}
+{{- $found := lookup "v1" "ConfigMap" $.Release.Namespace $cm -}}
+{{- $versions = append $versions (printf "configmap=%s@%s" $cm (dig "metadata" "resourceVersion" "absent" $found)) -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $versions | sha256sum -}}

@@ -115,6 +115,7 @@ spec:
             {{- end }}
           env:
             {{- include "common.settings.secretEnv" $ctx | nindent 12 }}
+            {{- include "common.tokenKeys.env" $ctx | nindent 12 }}
             {{- with .env }}
             {{- . | nindent 12 }}
             {{- end }}
@@ -144,6 +145,7 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- include "common.tokenKeys.volumeMounts" $ctx | nindent 12 }}
             {{- with .volumeMounts }}
             {{- . | nindent 12 }}
             {{- end }}
@@ -152,6 +154,7 @@ spec:
             {{- end }}
       volumes:
         {{- include "common.volumes.tmp" (dict) | nindent 8 }}
+        {{- include "common.tokenKeys.volumes" $ctx | nindent 8 }}
         {{- with .volumes }}
         {{- . | nindent 8 }}
         {{- end }}
