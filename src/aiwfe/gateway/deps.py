@@ -28,7 +28,16 @@ from aiwfe.core.settings import Settings
 from aiwfe.core.web import DatabaseUnavailable
 from aiwfe.gateway.schemas import Problem
 
-__all__ = ["ERRORS", "FORWARD_ERRORS", "Caller", "Rt", "Runtime", "Session", "StreamCaller"]
+__all__ = [
+    "ERRORS",
+    "FORWARD_ERRORS",
+    "Caller",
+    "Rt",
+    "Runtime",
+    "Session",
+    "StreamCaller",
+    "scoped",
+]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "missing, invalid or expired token"},
@@ -88,6 +97,13 @@ class Runtime:
         """A cognitive operation, its errors mapped by the app's CognitiveError handler."""
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
         return await self.cognitive.call(module, op, payload)
+
+
+def scoped(body: Any, caller: auth.Principal, *, write: bool = False) -> Any:
+    """The request with its owner set from the token, whatever the client sent: writes
+    belong to the caller; reads see the caller's own data (admins: everyone's)."""
+    owner = None if caller.is_admin and not write else caller.user_id
+    return body.model_copy(update={"owner": owner})
 
 
 def static_root(settings: Settings) -> Path:

@@ -79,6 +79,7 @@ class RunExecutor:
         self.sessions = sessions
         self.redis = redis
         self.cognitive = cognitive
+        self.owner: str | None = None  # the run's owner, set when the run starts
 
     async def publish(self, run_id: uuid.UUID, kind: str) -> None:
         try:
@@ -126,8 +127,8 @@ class RunExecutor:
                 log.warning("lease renewal failed", lease=lease.name)
 
     async def _start(self, run_id: uuid.UUID) -> Outcome | tuple[list[dict], dict[str, Any]]:
-        """Claim the run (queued -> running, or resume a running one): its steps and input,
-        or the Outcome when there is nothing to run."""
+        """Claim the run (queued -> running, or resume a running one): its steps and input
+        (with its owner, whose data the steps use), or the Outcome when there is nothing to run."""
         async with self.sessions() as session, session.begin():
             run = await session.scalar(
                 select(WorkflowRun).where(WorkflowRun.id == run_id).with_for_update()
@@ -143,6 +144,7 @@ class RunExecutor:
                 session, run, RunStatus.RUNNING, event, attempt=run.attempts, worker=WORKER_ID
             )
             steps, run_input = list(run.steps), dict(run.input)
+            self.owner = str(run.owner_id)
         await self.publish(run_id, "started")
         log.info("run started", run_id=str(run_id), steps=len(steps), resumed=resumed)
         return steps, run_input
@@ -232,6 +234,7 @@ class RunExecutor:
                     "input": run_input,
                     "timeout_s": timeout_s,
                     "retries": retries,
+                    "owner": self.owner,
                 },
                 # every attempt, the backoffs between them (0.5 s doubling), and a margin
                 http_timeout=timeout_s * (retries + 1) + 0.5 * (2**retries - 1) + 10,

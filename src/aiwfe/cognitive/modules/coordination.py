@@ -50,6 +50,8 @@ class CoordinationModule(Module):
         module, op = STEP_TARGETS[request.type]
         model = self.registry[module][op]
         payload = step_payload(model, request.params, request.input)
+        if "owner" in model.model_fields:  # the run's owner, never one from params or input
+            payload["owner"] = str(request.owner) if request.owner else None
         started = time.perf_counter()
         attempt = 0
         while True:
