@@ -138,7 +138,8 @@ def test_migration_gives_existing_rows_an_owner(migrated: dict[str, str], db) ->
         admin, user, run, memory = (uuid.uuid4() for _ in range(4))
         for uid, username, is_admin in ((admin, "old-admin", True), (user, "old-user", False)):
             db.execute(
-                "INSERT INTO users (id, username, password_hash, is_admin) VALUES ($1, $2, 'x', $3)",
+                "INSERT INTO users (id, username, password_hash, is_admin) "
+                "VALUES ($1, $2, 'x', $3)",
                 uid,
                 username,
                 is_admin,
