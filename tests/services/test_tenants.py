@@ -38,10 +38,10 @@ def test_two_users_never_see_each_others_data(api: Api, stack: Stack, db) -> Non
     ns = f"tenants-{uuid.uuid4().hex[:8]}"
     alice_name, alice_pw = make_user(db, "alice")
     bob_name, bob_pw = make_user(db, "bob")
-    with (
-        Api(base_url=stack.gateway, timeout=30).login(alice_name, alice_pw) as alice,
-        Api(base_url=stack.gateway, timeout=30).login(bob_name, bob_pw) as bob,
-    ):
+    gateway = stack.gateway
+    with Api(base_url=gateway, timeout=30) as alice, Api(base_url=gateway, timeout=30) as bob:
+        alice.login(alice_name, alice_pw)
+        bob.login(bob_name, bob_pw)
         for who, doc in ((alice, ALICE_DOC), (bob, BOB_DOC)):
             stored = who.post("/api/v1/memory/ingest", json={"text": doc, "namespace": ns})
             assert stored.status_code == 200 and stored.json()["stored"] == 2, stored.text

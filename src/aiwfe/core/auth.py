@@ -71,4 +71,4 @@ def decode_token(token: str, secret: str, issuer: str) -> Principal:
     except jwt.InvalidSignatureError as exc:
         raise TokenError("token signature is invalid") from exc
     except (jwt.InvalidTokenError, ValueError) as exc:
-        raise TokenError(f"invalid token: {exc}") from exc
+        raise TokenError("invalid token") from exc  # the library's message stays internal

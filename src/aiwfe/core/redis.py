@@ -15,12 +15,17 @@ def async_client(settings: Settings) -> aioredis.Redis:
         socket_connect_timeout=3,
         socket_timeout=10,
         health_check_interval=15,
+        **settings.redis_tls_options(),
     )
 
 
 def sync_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(
-        settings.redis_url(), decode_responses=True, socket_connect_timeout=3, socket_timeout=10
+        settings.redis_url(),
+        decode_responses=True,
+        socket_connect_timeout=3,
+        socket_timeout=10,
+        **settings.redis_tls_options(),
     )
 
 

@@ -26,6 +26,7 @@ from aiwfe.core.models import WorkflowRun
 from aiwfe.core.redis import async_client
 from aiwfe.core.settings import Settings
 from aiwfe.core.web import DatabaseUnavailable
+from aiwfe.gateway.limits import HashSlots, LoginLimiter
 from aiwfe.gateway.schemas import Problem
 
 __all__ = [
@@ -58,6 +59,8 @@ class Runtime:
     cognitive: Transport
     config: ConfigClient  # runtime config and flags (watched)
     config_http: httpx.AsyncClient  # the flags proxy to config-manager
+    login_limiter: LoginLimiter
+    hash_slots: HashSlots
     _stop: asyncio.Event = field(init=False, repr=False, default_factory=asyncio.Event)
     _watcher: asyncio.Task[None] | None = field(init=False, repr=False, default=None)
 
@@ -65,16 +68,19 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         config_url = settings.config_url or "http://unused"
         engine = create_engine(settings)
+        redis = async_client(settings)
         runtime = cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            redis=async_client(settings),
+            redis=redis,
             cognitive=HttpTransport.from_settings(settings),
             config=ConfigClient(config_url, "gateway"),
             config_http=httpx.AsyncClient(
                 base_url=config_url.rstrip("/"), timeout=httpx.Timeout(10.0, connect=3.0)
             ),
+            login_limiter=LoginLimiter(redis, settings.login_rate_window_seconds),
+            hash_slots=HashSlots(settings.login_hash_concurrency, settings.login_hash_wait_seconds),
         )
         if settings.config_url:
             # Runtime config and flags from config-manager; an outage only means defaults.
