@@ -36,3 +36,8 @@ def run_channel(run_id: object) -> str:
 def enqueued_marker(run_id: object) -> str:
     """Set once a run's message reached the broker; the sweeper re-sends runs without it."""
     return f"aiwfe:enqueued:{run_id}"
+
+
+def run_lease(run_id: object) -> str:
+    """Held (and renewed) in Redis by the worker executing the run."""
+    return f"aiwfe:lease:run:{run_id}"

@@ -1,13 +1,16 @@
 """aiwfe-worker: the Celery worker (WORKER_CONCURRENCY processes) plus /health, /ready and
-/metrics on AIWFE_PORT (default 8083). SIGTERM: warm shutdown (running tasks finish; with
-acks late, anything unfinished is redelivered)."""
+/metrics on AIWFE_PORT (default 8083). SIGTERM: no new message is taken and no new step
+starts; steps in flight get AIWFE_WORKER_SHUTDOWN_GRACE_SECONDS to finish, and their runs go
+back to the queue (re-sent, or redelivered with acks late) for another worker to resume."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import tempfile
+import threading
 
 import structlog
 
@@ -22,7 +25,12 @@ def main(argv: list[str] | None = None) -> None:
     argv = parser.parse_args(argv).celery_args
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # before prometheus_client is imported
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiwfe-metrics-")
-    from celery.signals import setup_logging, worker_process_init, worker_ready
+    from celery.signals import (
+        setup_logging,
+        worker_process_init,
+        worker_ready,
+        worker_shutting_down,
+    )
 
     from aiwfe.core.logging import configure_logging
     from aiwfe.core.settings import get_settings
@@ -44,6 +52,21 @@ def main(argv: list[str] | None = None) -> None:
         from aiwfe.core.telemetry import setup_tracing
 
         setup_tracing("aiwfe-worker", settings.otel_endpoint)
+
+    @worker_shutting_down.connect
+    def _draining(how: str = "", **_: object) -> None:
+        from aiwfe.worker.executor import DRAINING
+
+        if how != "Warm" or DRAINING.is_set():
+            return
+        DRAINING.set()  # runs stop before their next step
+        # Steps still running after the grace period are cancelled (cold shutdown): their
+        # messages go back to the queue and another worker resumes those runs.
+        cold = threading.Timer(
+            settings.worker_shutdown_grace_seconds, os.kill, (os.getpid(), signal.SIGQUIT)
+        )
+        cold.daemon = True
+        cold.start()
 
     @worker_ready.connect
     def _ready(**_: object) -> None:

@@ -50,8 +50,6 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_send_sent_event=True,
         # rediss://: the broker's certificate is verified like the other Redis clients'.
         broker_use_ssl=broker_ssl(settings),
-        # SIGTERM: tasks get the grace period, then are requeued (soft, then cold shutdown).
-        worker_soft_shutdown_timeout=float(settings.worker_shutdown_grace_seconds),
     )
     return app
 

@@ -12,6 +12,7 @@ the visibility timeout). Exactly-once *effects* come from here:
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import socket
 import uuid
@@ -30,7 +31,7 @@ from aiwfe.cognitive.transport import HttpTransport
 from aiwfe.core import runs
 from aiwfe.core.db import create_engine, session_factory
 from aiwfe.core.models import RunEvent, WorkflowRun, WorkflowStep
-from aiwfe.core.redis import async_client, run_channel
+from aiwfe.core.redis import async_client, run_channel, run_lease
 from aiwfe.core.runs import RunStatus
 from aiwfe.core.settings import Settings
 
@@ -52,6 +53,15 @@ class Busy(Exception):
 
 class LeaseLost(Busy):
     """The lease expired under us (a long pause): stop, another delivery may own the run."""
+
+
+class Draining(Exception):
+    """The worker got SIGTERM: no new step starts here; the run goes back to the queue."""
+
+
+# Set in the worker's main process on SIGTERM (aiwfe.worker.__main__); created before the
+# pool forks, so every pool process sees it between two steps.
+DRAINING = multiprocessing.Event()
 
 
 class Transient(Exception):
@@ -90,7 +100,7 @@ class RunExecutor:
     async def execute(self, run_id: uuid.UUID) -> Outcome:
         lease = Lock(
             self.redis,
-            f"aiwfe:lease:run:{run_id}",
+            run_lease(run_id),
             timeout=self.settings.worker_lease_seconds,
             blocking=False,
         )
@@ -158,6 +168,8 @@ class RunExecutor:
         for idx, step in enumerate(steps):
             if not await lease.owned():  # fencing: never start a step without the lease
                 raise LeaseLost(str(run_id))
+            if DRAINING.is_set():
+                raise Draining(str(run_id))
             async with self.sessions() as session:
                 status = await session.scalar(
                     select(WorkflowRun.status).where(WorkflowRun.id == run_id)
