@@ -15,6 +15,25 @@ import threading
 import structlog
 
 
+def drain_on_sigterm(grace_seconds: float) -> None:
+    """On the first SIGTERM (Celery's warm shutdown) runs stop before their next step; steps
+    still running after `grace_seconds` are cancelled (cold shutdown): their messages go back
+    to the queue and another worker resumes those runs."""
+    from celery.signals import worker_shutting_down
+
+    def draining(how: str = "", **_: object) -> None:
+        from aiwfe.worker.executor import DRAINING
+
+        if how != "Warm" or DRAINING.is_set():
+            return
+        DRAINING.set()
+        cold = threading.Timer(grace_seconds, os.kill, (os.getpid(), signal.SIGQUIT))
+        cold.daemon = True
+        cold.start()
+
+    worker_shutting_down.connect(draining, weak=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="aiwfe-worker",
@@ -25,12 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = parser.parse_args(argv).celery_args
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # before prometheus_client is imported
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiwfe-metrics-")
-    from celery.signals import (
-        setup_logging,
-        worker_process_init,
-        worker_ready,
-        worker_shutting_down,
-    )
+    from celery.signals import setup_logging, worker_process_init, worker_ready
 
     from aiwfe.core.logging import configure_logging
     from aiwfe.core.settings import get_settings
@@ -53,20 +67,7 @@ def main(argv: list[str] | None = None) -> None:
 
         setup_tracing("aiwfe-worker", settings.otel_endpoint)
 
-    @worker_shutting_down.connect
-    def _draining(how: str = "", **_: object) -> None:
-        from aiwfe.worker.executor import DRAINING
-
-        if how != "Warm" or DRAINING.is_set():
-            return
-        DRAINING.set()  # runs stop before their next step
-        # Steps still running after the grace period are cancelled (cold shutdown): their
-        # messages go back to the queue and another worker resumes those runs.
-        cold = threading.Timer(
-            settings.worker_shutdown_grace_seconds, os.kill, (os.getpid(), signal.SIGQUIT)
-        )
-        cold.daemon = True
-        cold.start()
+    drain_on_sigterm(settings.worker_shutdown_grace_seconds)
 
     @worker_ready.connect
     def _ready(**_: object) -> None:
