@@ -8,6 +8,10 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
 
 from aiwfe.core.auth import hash_password
 from tests.services.support import Api, Stack, migrate, wait_for_run
@@ -34,7 +38,18 @@ def texts(response) -> set[str]:
     return {item["text"] for item in response.json()["items"]}
 
 
-def test_two_users_never_see_each_others_data(api: Api, stack: Stack, db) -> None:
+@dataclass
+class Tenants:
+    ns: str
+    alice: Api
+    bob: Api
+    alice_id: uuid.UUID
+    query: dict
+
+
+@pytest.fixture(scope="module")
+def tenants(stack: Stack, db) -> Iterator[Tenants]:
+    """Two users, each with their own facts in one shared namespace name."""
     ns = f"tenants-{uuid.uuid4().hex[:8]}"
     alice_name, alice_pw = make_user(db, "alice")
     bob_name, bob_pw = make_user(db, "bob")
@@ -45,73 +60,90 @@ def test_two_users_never_see_each_others_data(api: Api, stack: Stack, db) -> Non
         for who, doc in ((alice, ALICE_DOC), (bob, BOB_DOC)):
             stored = who.post("/api/v1/memory/ingest", json={"text": doc, "namespace": ns})
             assert stored.status_code == 200 and stored.json()["stored"] == 2, stored.text
-        # The same text from the other user is that user's own fact, not a duplicate.
-        same = bob.post("/api/v1/memory/ingest", json={"text": ALICE_DOC, "namespace": ns})
-        assert same.json()["stored"] == 2
-        # A client naming another owner is ignored: the token decides.
         alice_id = db.value("SELECT id FROM users WHERE username = $1", alice_name)
         query = {"query": "Where is the reactor?", "namespace": ns, "limit": 10}
-        forged = bob.post("/api/v1/memory/search", json={**query, "owner": str(alice_id)})
-        bob_sees = texts(bob.post("/api/v1/memory/search", json=query))
-        assert texts(forged) == bob_sees
-        alice_sees = texts(alice.post("/api/v1/memory/search", json=query))
-        assert alice_sees == {
-            "The alpha reactor sits in Oslo.",
-            "Alpha maintenance happens on Mondays.",
-        }
-        assert "The beta reactor sits in Lisbon." in bob_sees
-        everyone = texts(api.post("/api/v1/memory/search", json={**query, "limit": 20}))
-        assert alice_sees | bob_sees <= everyone  # the admin sees all
-        assert db.value("SELECT count(*) FROM memories WHERE namespace = $1", ns) == 6
+        yield Tenants(ns, alice, bob, alice_id, query)
 
-        decision = {
-            "question": "Which reactor should we visit?",
-            "options": [{"name": "alpha"}, {"name": "beta"}],
-            "namespace": ns,
-        }
-        decided = alice.post("/api/v1/decisions", json=decision).json()
-        evidence = [e for option in decided["ranking"] for e in option["evidence"]]
-        assert evidence and all("Lisbon" not in e and "Friday" not in e for e in evidence)
-        chat = alice.post("/api/v1/chat", json={"message": "Where is beta?", "namespace": ns})
-        assert all("Lisbon" not in m["text"] for m in chat.json()["memories"])
 
-        subject_a, subject_b = f"a-{ns}", f"b-{ns}"
-        assert (
-            alice.post(
-                "/api/v1/feedback", json={"subject": subject_a, "outcome": "success"}
-            ).status_code
-            == 201
-        )
-        assert (
-            bob.post("/api/v1/feedback", json={"subject": subject_b, "outcome": "failure"})
-        ).status_code == 201
-        flow = f"secret-flow-{ns}"
-        run = alice.post(
-            "/api/v1/workflows",
-            json={
-                "name": flow,
-                "steps": [{"type": "recall", "params": {"namespace": ns, "limit": 10}}],
-                "input": {"query": "Where is the reactor?"},
-            },
-        ).json()
-        final = wait_for_run(alice, run["id"], timeout=60)
-        assert final["status"] == "succeeded", final
-        recalled = {item["text"] for item in final["result"]["output"]["items"]}
-        assert recalled == alice_sees  # a workflow step recalls its owner's memories only
+def test_memories_belong_to_their_owner(tenants: Tenants, api: Api, db) -> None:
+    alice, bob, ns, query = tenants.alice, tenants.bob, tenants.ns, tenants.query
+    # The same text from the other user is that user's own fact, not a duplicate.
+    same = bob.post("/api/v1/memory/ingest", json={"text": ALICE_DOC, "namespace": ns})
+    assert same.json()["stored"] == 2
+    # A client naming another owner is ignored: the token decides.
+    forged = bob.post("/api/v1/memory/search", json={**query, "owner": str(tenants.alice_id)})
+    bob_sees = texts(bob.post("/api/v1/memory/search", json=query))
+    assert texts(forged) == bob_sees
+    alice_sees = texts(alice.post("/api/v1/memory/search", json=query))
+    assert alice_sees == {
+        "The alpha reactor sits in Oslo.",
+        "Alpha maintenance happens on Mondays.",
+    }
+    assert "The beta reactor sits in Lisbon." in bob_sees
+    everyone = texts(api.post("/api/v1/memory/search", json={**query, "limit": 20}))
+    assert alice_sees | bob_sees <= everyone  # the admin sees all
+    assert db.value("SELECT count(*) FROM memories WHERE namespace = $1", ns) == 6
 
-        def stats(client: Api) -> dict:
-            response = client.get("/api/v1/learning/stats")
-            assert response.status_code == 200, response.text
-            return response.json()
 
-        alice_stats, bob_stats, admin_stats = stats(alice), stats(bob), stats(api)
-        subjects = lambda s: {x["subject"] for x in s["feedback"]["subjects"]}  # noqa: E731
-        assert subjects(alice_stats) == {subject_a}
-        assert subjects(bob_stats) == {subject_b}
-        assert {subject_a, subject_b} <= subjects(admin_stats)
-        assert flow in alice_stats["workflows"] and flow not in bob_stats["workflows"]
-        assert flow in admin_stats["workflows"]
-        assert "recall" not in bob_stats["steps"]  # bob ran no steps at all
+def test_decisions_and_chat_use_only_own_memories(tenants: Tenants) -> None:
+    decision = {
+        "question": "Which reactor should we visit?",
+        "options": [{"name": "alpha"}, {"name": "beta"}],
+        "namespace": tenants.ns,
+    }
+    decided = tenants.alice.post("/api/v1/decisions", json=decision).json()
+    evidence = [e for option in decided["ranking"] for e in option["evidence"]]
+    assert evidence and all("Lisbon" not in e and "Friday" not in e for e in evidence)
+    chat = tenants.alice.post(
+        "/api/v1/chat", json={"message": "Where is the reactor?", "namespace": tenants.ns}
+    )
+    assert chat.status_code == 200 and chat.json()["memories"]
+    assert all("Lisbon" not in m["text"] for m in chat.json()["memories"])
+
+
+def recall_run(client: Api, name: str, params: dict) -> set[str]:
+    run = client.post(
+        "/api/v1/workflows",
+        json={
+            "name": name,
+            "steps": [{"type": "recall", "params": params}],
+            "input": {"query": "Where is the reactor?"},
+        },
+    ).json()
+    final = wait_for_run(client, run["id"], timeout=60)
+    assert final["status"] == "succeeded", final
+    return {item["text"] for item in final["result"]["output"]["items"]}
+
+
+def test_workflows_feedback_and_stats_belong_to_their_owner(tenants: Tenants, api: Api) -> None:
+    alice, bob, ns = tenants.alice, tenants.bob, tenants.ns
+    alice_sees = texts(alice.post("/api/v1/memory/search", json=tenants.query))
+    bob_sees = texts(bob.post("/api/v1/memory/search", json=tenants.query))
+    flow = f"secret-flow-{ns}"
+    # A workflow step recalls its run owner's memories only, even when its params name
+    # another owner.
+    assert recall_run(alice, flow, {"namespace": ns, "limit": 10}) == alice_sees
+    forged = {"namespace": ns, "limit": 10, "owner": str(tenants.alice_id)}
+    assert recall_run(bob, f"forged-{ns}", forged) == bob_sees
+    subject_a, subject_b = f"a-{ns}", f"b-{ns}"
+    sent = alice.post("/api/v1/feedback", json={"subject": subject_a, "outcome": "success"})
+    assert sent.status_code == 201
+    sent = bob.post("/api/v1/feedback", json={"subject": subject_b, "outcome": "failure"})
+    assert sent.status_code == 201
+
+    def stats(client: Api) -> dict:
+        response = client.get("/api/v1/learning/stats")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    alice_stats, bob_stats, admin_stats = stats(alice), stats(bob), stats(api)
+    subjects = lambda s: {x["subject"] for x in s["feedback"]["subjects"]}  # noqa: E731
+    assert subjects(alice_stats) == {subject_a}
+    assert subjects(bob_stats) == {subject_b}
+    assert {subject_a, subject_b} <= subjects(admin_stats)
+    assert flow in alice_stats["workflows"] and flow not in bob_stats["workflows"]
+    assert flow in admin_stats["workflows"]
+    assert bob_stats["steps"] == {"recall": {"succeeded": 1}}  # bob's one step, not alice's
 
 
 def test_migration_gives_existing_rows_an_owner(migrated: dict[str, str], db) -> None:
