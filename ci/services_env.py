@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ci import proc
+from ci import pins, proc
 from ci.paths import cache_dir
 
 SUITE = "trixie"
@@ -43,6 +43,9 @@ PACKAGES = [
     f"postgresql-{PG_MAJOR}-pgvector",
     "redis-server",
     "pgbouncer",  # the bundled data-platform puts it in front of Postgres (transaction mode)
+    # promtool and amtool (ci/pins.toml [rule_tools]): the chart's alert rules and Alertmanager
+    # config are checked and unit-tested with the versions the observability image ships.
+    *pins.load()["rule_tools"]["debian_packages"],
 ]
 # Bump when the recipe changes: a rootfs built by an older recipe is rebuilt.
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
@@ -128,6 +131,32 @@ def ensure_rootfs() -> Path:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def run_tool(tool: str, args: list[str], files: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a binary of the rootfs (e.g. promtool, amtool) as `nobody` on `files` (name ->
+    text), written to a fresh directory it runs in; returns the finished process (not
+    checked). Builds the rootfs when missing (root needed)."""
+    root = ensure_rootfs()
+    work = Path(tempfile.mkdtemp(prefix="aiwfe-tool-", dir=root / "var/tmp"))
+    try:
+        for name, text in files.items():
+            (work / name).write_text(text)
+        work.chmod(0o755)
+        for path in work.iterdir():
+            path.chmod(0o644)
+        inner = "/" + str(work.relative_to(root))
+        script = f"cd {shlex.quote(inner)} && exec {shlex.join([tool, *args])}"
+        return subprocess.run(
+            [CHROOT, "--userspec=nobody:nogroup", root, "/bin/sh", "-c", script],
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -129,6 +129,8 @@ def test_third_party_roles_ports_and_environment():
         port, paths = probes[role]
         assert c["ports"][0]["containerPort"] == port, role
         assert c["readinessProbe"]["httpGet"]["path"] in paths, role
+        if "httpGet" in c["livenessProbe"]:
+            assert c["livenessProbe"]["httpGet"]["path"] in paths, role
         mounts = {m["mountPath"] for m in c["volumeMounts"]}
         assert f"/var/lib/aiwfe/{role}" in mounts, role
 

@@ -201,6 +201,192 @@ CASES = [
         ("task-processor.enabled=false", "task-processor.autoscaling.keda.enabled=true"),
         "task-processor.autoscaling.keda.enabled",
     ),
+    # Components others call cannot go alone: their URLs would name no Service.
+    (
+        "cognitive-off-with-callers",
+        "default",
+        ("cognitive-services.enabled=false",),
+        ("cognitive-services.enabled=false", "api-gateway", "task-processor"),
+    ),
+    (
+        "config-manager-off-with-callers",
+        "default",
+        ("config-manager.enabled=false",),
+        ("config-manager.enabled=false", "api-gateway", "cognitive-services", "task-processor"),
+    ),
+    (
+        "config-manager-off-with-one-caller",
+        "default",
+        (
+            "config-manager.enabled=false",
+            "api-gateway.enabled=false",
+            "task-processor.enabled=false",
+        ),
+        ("config-manager.enabled=false, but cognitive-services call it", "AIWFE_CONFIG_URL"),
+    ),
+    # With the bundled database only the migration Job creates the schema the pods wait for.
+    (
+        "migrations-off-with-bundled-db",
+        "default",
+        ("migration-operator.enabled=false",),
+        ("migration-operator.enabled=false", "global.postgres.external=false"),
+    ),
+    # PodDisruptionBudgets a node drain could never get past.
+    (
+        "pdb-min-available-at-floor",
+        "prod",
+        ("api-gateway.pdb.minAvailable=3",),
+        ("api-gateway.pdb.minAvailable=3", "api-gateway.autoscaling.minReplicas"),
+    ),
+    (
+        "pdb-min-available-percent-at-floor",
+        "staging",
+        ("task-processor.pdb.minAvailable=100%",),
+        ("task-processor.pdb.minAvailable=100%", "task-processor.autoscaling.minReplicas"),
+    ),
+    (
+        "pdb-min-available-at-keda-floor",
+        "prod",
+        ("task-processor.pdb.minAvailable=2",),
+        ("task-processor.pdb.minAvailable=2", "task-processor.autoscaling.keda.minReplicas"),
+    ),
+    (
+        "pdb-min-available-at-replica-count",
+        "default",
+        ("config-manager.pdb.enabled=true", "config-manager.pdb.minAvailable=1"),
+        ("config-manager.pdb.minAvailable=1", "config-manager.replicaCount"),
+    ),
+    (
+        "pdb-max-unavailable-zero",
+        "prod",
+        ("cognitive-services.pdb.maxUnavailable=0",),
+        "cognitive-services.pdb.maxUnavailable=0",
+    ),
+    (
+        "pdb-both-budgets",
+        "prod",
+        ("cognitive-services.pdb.maxUnavailable=1", "cognitive-services.pdb.minAvailable=1"),
+        ("cognitive-services.pdb", "not both"),
+    ),
+    (
+        "pdb-budget-not-a-number",
+        "prod",
+        ("cognitive-services.pdb.maxUnavailable=one",),
+        ("cognitive-services:", "'/pdb/maxUnavailable'"),
+    ),
+]
+
+# Production guardrails (values/prod.yaml): (id, --set values, key named in the error,
+# override that accepts it). Every refusal names the key and `global.guardrails.<override>=true`.
+GUARDRAILS = [
+    (
+        "generated-jwt",
+        ("global.auth.jwt.existingSecret=",),
+        'global.auth.jwt.existingSecret=""',
+        "allowGeneratedSecrets",
+    ),
+    (
+        "bundled-postgres",
+        ("data-platform.enabled=true", "global.postgres.external=false"),
+        "global.postgres.external=false",
+        "allowBundledStatefulServices",
+    ),
+    (
+        "networkpolicy-off",
+        ("networkPolicy.enabled=false",),
+        "networkPolicy.enabled=false",
+        "allowNetworkPolicyDisabled",
+    ),
+    (
+        "postgres-sslmode-disable",
+        ("global.postgres.sslMode=disable",),
+        "global.postgres.sslMode=disable",
+        "allowPostgresWithoutTLS",
+    ),
+    (
+        "ingress-without-tls",
+        ("api-gateway.ingress.tls.enabled=false",),
+        "api-gateway.ingress.tls.enabled=false",
+        "allowIngressWithoutTLS",
+    ),
+    (
+        "privileged-container",
+        ("cognitive-services.containerSecurityContext.privileged=true",),
+        "cognitive-services.containerSecurityContext.privileged=true",
+        "allowPrivilegedContainers",
+    ),
+    (
+        "privilege-escalation",
+        ("task-processor.containerSecurityContext.allowPrivilegeEscalation=true",),
+        "task-processor.containerSecurityContext.allowPrivilegeEscalation=true",
+        "allowPrivilegedContainers",
+    ),
+    (
+        "added-capability",
+        ("observability.containerSecurityContext.capabilities.add[0]=NET_ADMIN",),
+        'observability.containerSecurityContext.capabilities.add=["NET_ADMIN"]',
+        "allowPrivilegedContainers",
+    ),
+    (
+        "root-pod",
+        ("migration-operator.podSecurityContext.runAsUser=0",),
+        "migration-operator.podSecurityContext.runAsUser=0",
+        "allowPrivilegedContainers",
+    ),
+    (
+        "non-root-off",
+        ("ai-inference.containerSecurityContext.runAsNonRoot=false",),
+        "ai-inference.containerSecurityContext.runAsNonRoot=false",
+        "allowPrivilegedContainers",
+    ),
+    (
+        "http-vector-store",
+        ("global.qdrant.url=http://qdrant.example.com:6333",),
+        "global.qdrant.url=http://qdrant.example.com:6333",
+        "allowPlaintextExternalUrls",
+    ),
+    (
+        "http-llm",
+        ("ai-inference.enabled=false", "global.llm.url=http://llm.example.com:11434"),
+        "global.llm.url=http://llm.example.com:11434",
+        "allowPlaintextExternalUrls",
+    ),
+    (
+        "http-llm-name-dot-namespace",
+        ("ai-inference.enabled=false", "global.llm.url=http://ollama.models:11434"),
+        "global.llm.url=http://ollama.models:11434",
+        "allowPlaintextExternalUrls",
+    ),
+    (
+        "single-replica",
+        ("config-manager.replicaCount=1",),
+        "config-manager.replicaCount=1",
+        "allowSingleReplica",
+    ),
+    (
+        "single-replica-hpa",
+        ("api-gateway.autoscaling.minReplicas=1",),
+        "api-gateway.autoscaling.minReplicas=1",
+        "allowSingleReplica",
+    ),
+    (
+        "scale-to-zero-keda",
+        ("task-processor.autoscaling.keda.minReplicas=0",),
+        "task-processor.autoscaling.keda.minReplicas=0",
+        "allowSingleReplica",
+    ),
+    (
+        "single-replica-model-server",
+        ("ai-inference.replicaCount=1",),
+        "ai-inference.replicaCount=1",
+        "allowSingleReplica",
+    ),
+    (
+        "no-pdb",
+        ("cognitive-services.pdb.enabled=false",),
+        "cognitive-services.pdb.enabled=false",
+        "allowNoPodDisruptionBudget",
+    ),
 ]
 
 
@@ -214,11 +400,32 @@ def test_bad_values_fail_naming_the_key(profile, sets, needle):
 
 
 @pytest.mark.parametrize(
+    ("sets", "key", "override"), [g[1:] for g in GUARDRAILS], ids=[g[0] for g in GUARDRAILS]
+)
+def test_production_guardrails_refuse_naming_key_and_override(sets, key, override):
+    error = render_error("prod", sets)
+    assert "global.guardrails.production" in error, error
+    assert key in error, error
+    assert f"global.guardrails.{override}=true" in error, error
+
+
+@pytest.mark.parametrize(
+    ("sets", "key", "override"), [g[1:] for g in GUARDRAILS], ids=[g[0] for g in GUARDRAILS]
+)
+def test_the_same_values_render_outside_production(sets, key, override):
+    """The guardrails are production's: the same values are a legitimate dev choice."""
+    from tests.chart.chart_support import render
+
+    assert render("prod", (*sets, "global.guardrails.production=false"))
+
+
+@pytest.mark.parametrize(
     ("profile", "sets", "needle"),
     [
         c[1:]
         for c in CASES
-        if c[0] in {"unknown-subchart-key", "invalid-digest", "prod-generated-jwt"}
+        if c[0]
+        in {"unknown-subchart-key", "invalid-digest", "prod-generated-jwt", "pdb-both-budgets"}
     ],
 )
 def test_helm4_refuses_the_same_values(profile, sets, needle):

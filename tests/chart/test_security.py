@@ -32,7 +32,27 @@ VARIANTS = [(p, ()) for p in PROFILES] + [
     ("default", ("global.migrations.useHelmHooks=false",)),
     ("prod", ("global.migrations.useHelmHooks=false",)),
     ("gpu", ("ai-inference.persistence.enabled=false",)),
+    # data on emptyDirs (no PVCs) everywhere they can be
+    (
+        "default",
+        (
+            "data-platform.postgres.persistence.enabled=false",
+            "data-platform.redis.persistence.enabled=false",
+            "data-platform.qdrant.persistence.enabled=false",
+            "observability.persistence.enabled=false",
+            "ai-inference.persistence.enabled=false",
+        ),
+    ),
 ]
+UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+UNITS |= {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity(value) -> int:
+    """Bytes of a Kubernetes storage quantity ("256Mi", "1G", 1024)."""
+    match = re.fullmatch(r"([0-9.]+)([kMGT]i?|Ki)?", str(value))
+    assert match, value
+    return int(float(match.group(1)) * UNITS[match.group(2) or ""])
 
 
 def pods(profile, sets=()):
@@ -45,15 +65,64 @@ def long_running(obj):
 
 @pytest.mark.parametrize(("profile", "sets"), VARIANTS)
 def test_every_container_has_requests_and_limits(profile, sets):
+    """cpu, memory and ephemeral-storage: no container can fill the node's disk."""
     for obj in pods(profile, sets):
         for c in containers(obj):
             res = c.get("resources", {})
+            where = (obj["metadata"]["name"], c["name"])
             for section in ("requests", "limits"):
-                assert {"cpu", "memory"} <= set(res.get(section, {})), (
-                    obj["metadata"]["name"],
-                    c["name"],
+                assert {"cpu", "memory", "ephemeral-storage"} <= set(res.get(section, {})), (
+                    *where,
                     section,
                 )
+            disk = [quantity(res[s]["ephemeral-storage"]) for s in ("requests", "limits")]
+            assert 0 < disk[0] <= disk[1], where
+
+
+@pytest.mark.parametrize(("profile", "sets"), VARIANTS)
+def test_every_emptydir_is_bounded(profile, sets):
+    """Every emptyDir has a sizeLimit, and a container that writes to one may use at least that
+    much ephemeral storage (else the pod is evicted before the volume is full)."""
+    for obj in pods(profile, sets):
+        spec = pod_spec(obj)
+        limits = {
+            v["name"]: v["emptyDir"].get("sizeLimit")
+            for v in spec.get("volumes", [])
+            if "emptyDir" in v
+        }
+        for name, limit in limits.items():
+            assert limit, (obj["metadata"]["name"], name)
+        for c in containers(obj):
+            own = quantity(c["resources"]["limits"]["ephemeral-storage"])
+            for mount in c.get("volumeMounts", []):
+                if mount["name"] in limits and not mount.get("readOnly"):
+                    assert own >= quantity(limits[mount["name"]]), (
+                        obj["metadata"]["name"],
+                        c["name"],
+                        mount["name"],
+                    )
+
+
+def test_ephemeral_storage_is_value_driven():
+    """The preset sets it; explicit resources keep what they say and get the rest."""
+    from tests.chart.chart_support import deployment
+
+    objects = render(
+        "default",
+        (
+            "api-gateway.resourcesPreset=large",
+            "cognitive-services.resources.limits.cpu=1",
+            "cognitive-services.resources.limits.memory=1Gi",
+            "cognitive-services.resources.limits.ephemeral-storage=3Gi",
+        ),
+    )
+    gateway = deployment(objects, "api-gateway")["spec"]["template"]["spec"]["containers"][0]
+    assert gateway["resources"]["limits"]["ephemeral-storage"] == "2Gi"
+    assert gateway["resources"]["requests"]["ephemeral-storage"] == "512Mi"
+    cognitive = deployment(objects, "cognitive-services")["spec"]["template"]["spec"]
+    res = cognitive["containers"][0]["resources"]
+    assert res["limits"] == {"cpu": 1, "memory": "1Gi", "ephemeral-storage": "3Gi"}
+    assert res["requests"] == {"ephemeral-storage": "128Mi"}  # the default preset's (small)
 
 
 @pytest.mark.parametrize(("profile", "sets"), VARIANTS)

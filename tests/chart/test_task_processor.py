@@ -18,7 +18,7 @@ def test_keda_scales_the_worker_on_redis_queue_length():
     trigger = scaled["spec"]["triggers"][0]
     assert trigger["type"] == "redis"
     assert trigger["metadata"]["address"] == "aiwfe-redis.prod.internal:6379"
-    assert trigger["metadata"]["listName"] == "celery"
+    assert trigger["metadata"]["listName"] == "aiwfe.workflows"  # the queue the worker consumes
     auth = by_name(objects, "TriggerAuthentication", trigger["authenticationRef"]["name"])
     assert auth["spec"]["secretTargetRef"] == [
         {"parameter": "password", "name": "aiwfe-redis", "key": "password"}

@@ -334,3 +334,28 @@ def test_external_otlp_endpoint_is_allowed():
     )
     assert ("api-gateway", "cidr:10.96.0.0/12", 4318) in egress
     assert not [e for e in egress if e[1] == "observability"]
+
+
+def metrics_port(component: str) -> int:
+    """Where a component serves /metrics: its `metrics` port if the table names one, else
+    `http` (the first-party services serve /metrics on their API port today)."""
+    try:
+        return components.port(component, "metrics")
+    except LookupError:
+        return components.port(component)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_observability_reaches_only_metrics_ports(profile):
+    """The observability pod (Prometheus, but also Grafana, Loki, Jaeger beside it) may open
+    connections only to the metrics port of a first-party service: no data service, no model
+    server, no external address, no other port."""
+    objects = render(profile)
+    ingress, egress = graph(objects)
+    deployed = {o["metadata"]["labels"]["app.kubernetes.io/name"] for o in workload_pods(objects)}
+    scraped = {c for c in components.SERVICES if c in deployed}
+    expected = {("observability", c, metrics_port(c)) for c in scraped}
+    if "observability" not in deployed:
+        expected = set()
+    assert {e for e in egress if e[0] == "observability"} == expected
+    assert {e for e in ingress if e[0] == "observability"} == expected

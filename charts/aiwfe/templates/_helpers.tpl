@@ -72,7 +72,30 @@ and tests/chart asserts it edge by edge.
   "migration-operator" (list $dbDirect)
 -}}
 {{- if and (get $on "observability") .Values.observability.prometheus.enabled -}}
-{{- $_ := set $flows "observability" (list (dict "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) $cognitive $config (dict "to" "task-processor" "port" (index $ports "task-processor" "http" | int))) -}}
+{{- /* Prometheus scrapes; observability reaches each first-party component on its metrics port only. */ -}}
+{{- $scrape := list -}}
+{{- range $target := list "api-gateway" "cognitive-services" "config-manager" "task-processor" -}}
+{{- $scrape = append $scrape (dict "to" $target "port" (include "common.port.metrics" (list $target) | int)) -}}
+{{- end -}}
+{{- $_ := set $flows "observability" $scrape -}}
+{{- end -}}
+{{- $am := dict -}}
+{{- if get $on "observability" }}{{ $am = .Values.observability.alertmanager }}{{ end -}}
+{{- if and $am $am.enabled (not $am.config) -}}
+{{- $r := $am.receivers -}}
+{{- $alerting := list -}}
+{{- if $r.webhook.existingSecret -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" 443) -}}
+{{- else if $r.webhook.url -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" (include "aiwfe.urlPort" $r.webhook.url | int)) -}}
+{{- end -}}
+{{- if and $r.email.to $r.email.smarthost -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" (regexFind "[0-9]+$" $r.email.smarthost | int)) -}}
+{{- end -}}
+{{- if $r.slack.existingSecret -}}
+{{- $alerting = append $alerting (dict "to" "alerting" "port" 443) -}}
+{{- end -}}
+{{- $_ := set $flows "observability" (concat (default (list) (get $flows "observability")) $alerting) -}}
 {{- end -}}
 {{- if and (get $on "ai-inference") (index .Values "ai-inference").modelPull.enabled -}}
 {{- $_ := set $flows "ai-inference" (list (dict "to" "llm" "port" 0)) -}}
@@ -84,10 +107,16 @@ and tests/chart asserts it edge by edge.
 {{- $edges = append $edges (dict "from" "smoke-test" "to" "api-gateway" "port" (index $ports "api-gateway" "http" | int)) -}}
 {{- end -}}
 {{- end -}}
+{{- $keda := dict -}}
+{{- if get $on "task-processor" }}{{ $keda = (index .Values "task-processor").autoscaling.keda }}{{ end -}}
+{{- if and $keda $keda.enabled (not $g.redis.external) $dp .Values.networkPolicy.keda.namespace -}}
+{{- /* KEDA's operator reads the queue length from the bundled Redis. */ -}}
+{{- $edges = append $edges (dict "from" "keda" "to" "data-platform" "port" (index $ports "data-platform" "redis" | int)) -}}
+{{- end -}}
 {{- range $from := keys $flows | sortAlpha -}}
 {{- if get $on $from -}}
 {{- range get $flows $from -}}
-{{- if and . (or (has .to (list "external" "llm")) (get $on .to)) -}}
+{{- if and . (or (has .to (list "external" "llm" "alerting")) (get $on .to)) -}}
 {{- if or (ne .to "llm") $.Values.networkPolicy.llmEgress.enabled -}}
 {{- $edges = append $edges (dict "from" $from "to" .to "port" .port) -}}
 {{- end -}}

@@ -9,22 +9,17 @@ from contextvars import ContextVar
 
 import structlog
 from opentelemetry import propagate, trace
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aiwfe.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("aiwfe.access")
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics", "/api/health", "/api/ready"})
 request_id_var: ContextVar[str | None] = ContextVar("aiwfe_request_id", default=None)
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-HTTP_REQUESTS = Counter(
-    "aiwfe_http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
-)
-HTTP_LATENCY = Histogram(
-    "aiwfe_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
-)
 
 
 class RequestContextMiddleware:

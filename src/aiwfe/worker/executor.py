@@ -15,12 +15,12 @@ import asyncio
 import multiprocessing
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from prometheus_client import Counter, Histogram
 from redis.asyncio.lock import Lock
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -30,20 +30,13 @@ from aiwfe.cognitive.base import CognitiveError, Transport
 from aiwfe.cognitive.transport import HttpTransport
 from aiwfe.core import runs
 from aiwfe.core.db import create_engine, session_factory
+from aiwfe.core.metrics import RUN_SECONDS, RUNS, STEP_SECONDS, STEPS
 from aiwfe.core.models import RunEvent, WorkflowRun, WorkflowStep
 from aiwfe.core.redis import async_client, run_channel, run_lease
 from aiwfe.core.runs import RunStatus
 from aiwfe.core.settings import Settings
 
 log = structlog.get_logger("aiwfe.worker")
-RUNS = Counter("aiwfe_worker_runs_total", "Run executions by outcome", ["outcome"])
-STEPS = Counter("aiwfe_worker_steps_total", "Executed workflow steps", ["type", "status"])
-STEP_SECONDS = Histogram(
-    "aiwfe_worker_step_duration_seconds",
-    "Workflow step duration",
-    ["type"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
-)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -113,12 +106,15 @@ class RunExecutor:
                 return Outcome(f"already-{status}" if status else "missing")
             raise Busy(str(run_id))
         renew = asyncio.create_task(self._renew(lease))
+        started = time.perf_counter()
         try:
             outcome = await self._run(run_id, lease)
             RUNS.labels(outcome.status).inc()
+            RUN_SECONDS.labels(outcome.status).observe(time.perf_counter() - started)
             return outcome
         except Transient:
             RUNS.labels("retry").inc()
+            RUN_SECONDS.labels("retry").observe(time.perf_counter() - started)
             raise
         finally:
             renew.cancel()

@@ -1,4 +1,5 @@
-"""The worker's HTTP side: /health, /ready, /metrics (incl. queue depth) on AIWFE_PORT (8083)."""
+"""The worker's HTTP side: /health, /ready, /metrics (incl. the queue figures) on AIWFE_PORT
+(8083)."""
 
 from __future__ import annotations
 
@@ -11,26 +12,72 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from aiwfe.core import metrics
 from aiwfe.core.redis import sync_client
 from aiwfe.core.settings import Settings
 from aiwfe.worker.celery_app import QUEUE
 
+NAN = float("nan")
 
-class QueueDepthCollector:
-    """aiwfe_worker_queue_depth: messages waiting in the Redis queue (for autoscaling)."""
+
+def _gauge(spec: metrics.MetricSpec) -> GaugeMetricFamily:
+    return GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+
+
+class QueueCollector:
+    """The queue figures, read at scrape time: messages in the Redis queue (what KEDA scales
+    on), and from the database the runs still queued and the age of the oldest one."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.redis = sync_client(settings)
 
+    def _database(self) -> tuple[float, float]:
+        async def query() -> tuple[float, float]:
+            from sqlalchemy import text
+
+            from aiwfe.core.db import create_engine
+
+            engine = create_engine(self.settings, null_pool=True)
+            try:
+                async with engine.connect() as conn:
+                    row = (
+                        await conn.execute(
+                            text(
+                                "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM "
+                                "clock_timestamp() - min(created_at)), 0) "
+                                "FROM workflow_runs WHERE status = 'queued'"
+                            )
+                        )
+                    ).one()
+                return float(row[0]), max(0.0, float(row[1]))
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(asyncio.wait_for(query(), timeout=3))
+
     def collect(self):
-        gauge = GaugeMetricFamily(
-            "aiwfe_worker_queue_depth", "Workflow runs waiting in the queue", labels=["queue"]
+        depth, queued, oldest = (
+            _gauge(metrics.QUEUE_DEPTH),
+            _gauge(metrics.RUNS_QUEUED),
+            _gauge(metrics.OLDEST_QUEUED_AGE),
         )
+        probe = _gauge(metrics.QUEUE_PROBE_UP)
         try:
-            gauge.add_metric([QUEUE], float(self.redis.llen(QUEUE)))
+            depth.add_metric([QUEUE], float(self.redis.llen(QUEUE)))
+            probe.add_metric(["redis"], 1.0)
         except Exception:
-            gauge.add_metric([QUEUE], float("nan"))
-        yield gauge
+            depth.add_metric([QUEUE], NAN)
+            probe.add_metric(["redis"], 0.0)
+        try:
+            count, age = self._database()
+            probe.add_metric(["database"], 1.0)
+        except Exception:
+            count, age = NAN, NAN
+            probe.add_metric(["database"], 0.0)
+        queued.add_metric([], count)
+        oldest.add_metric([], age)
+        yield from (depth, queued, oldest, probe)
 
 
 def build_registry(settings: Settings) -> CollectorRegistry:
@@ -39,7 +86,7 @@ def build_registry(settings: Settings) -> CollectorRegistry:
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)
-    registry.register(QueueDepthCollector(settings))
+    registry.register(QueueCollector(settings))
     return registry
 
 

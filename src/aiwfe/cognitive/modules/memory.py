@@ -10,7 +10,10 @@ request's `owner`; recall with an owner finds only that owner's facts (None: eve
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -25,6 +28,7 @@ from aiwfe.cognitive.schemas import (
     RecallResponse,
     StoredFact,
 )
+from aiwfe.core.metrics import MEMORY_FACTS, MEMORY_LATENCY, MEMORY_OPERATIONS
 from aiwfe.core.models import Memory
 from aiwfe.core.providers.vectors import VectorFilter
 
@@ -34,6 +38,19 @@ _FACT_NS = uuid.UUID("6f1c3c1e-5b0a-4a59-9a63-2b1f1f7b9e10")
 def fact_id(namespace: str, fact: str, owner: uuid.UUID | None = None) -> uuid.UUID:
     scope = f"{owner}\x00{namespace}" if owner else namespace  # owner-less: ids as before
     return uuid.uuid5(_FACT_NS, f"{scope}\x00{' '.join(fact.lower().split())}")
+
+
+async def _measured(operation: str, call: Callable[[], Awaitable[Any]]) -> Any:
+    """Count the operation by outcome and observe its latency (aiwfe_memory_*)."""
+    start = time.perf_counter()
+    outcome = "error"
+    try:
+        result = await call()
+        outcome = "ok"
+        return result
+    finally:
+        MEMORY_LATENCY.labels(operation).observe(time.perf_counter() - start)
+        MEMORY_OPERATIONS.labels(operation, outcome).inc()
 
 
 class MemoryModule(Module):
@@ -46,6 +63,17 @@ class MemoryModule(Module):
         self.op("recall", RecallRequest, self.recall)
 
     async def ingest(self, request: IngestRequest) -> IngestResponse:
+        response = await _measured("ingest", lambda: self._ingest(request))
+        MEMORY_FACTS.labels("stored").inc(response.stored)
+        MEMORY_FACTS.labels("duplicate").inc(len(response.facts) - response.stored)
+        return response
+
+    async def recall(self, request: RecallRequest) -> RecallResponse:
+        response = await _measured("recall", lambda: self._recall(request))
+        MEMORY_FACTS.labels("recalled").inc(len(response.items))
+        return response
+
+    async def _ingest(self, request: IngestRequest) -> IngestResponse:
         res = self.resources
         facts = await res.llm.extract_facts(request.text, request.max_facts)
         facts = list(dict.fromkeys(f.strip() for f in facts if f.strip()))
@@ -98,7 +126,7 @@ class MemoryModule(Module):
             stored=stored,
         )
 
-    async def recall(self, request: RecallRequest) -> RecallResponse:
+    async def _recall(self, request: RecallRequest) -> RecallResponse:
         res = self.resources
         [vector] = await res.embeddings.embed([request.query])
         hits = await res.vectors.search(

@@ -4,20 +4,47 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from abc import ABC, abstractmethod
 from itertools import pairwise
 
+from aiwfe.core.metrics import (
+    EMBEDDING_INPUTS,
+    EMBEDDING_LATENCY,
+    EMBEDDING_REQUESTS,
+    EMBEDDING_TOKENS,
+    estimate_tokens,
+)
 from aiwfe.core.providers.text import STOPWORDS, words
 from aiwfe.core.settings import Settings
 
 
 class EmbeddingProvider(ABC):
     name: str
+    model: str
     dim: int
 
     @abstractmethod
+    async def vectors(self, texts: list[str]) -> tuple[list[list[float]], int | None]:
+        """One vector of length `dim` per text, and the tokens the server counted (or None)."""
+
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        """One vector of length `dim` per text."""
+        """One vector of length `dim` per text (recorded in the aiwfe_embedding_* metrics)."""
+        start = time.perf_counter()
+        outcome = "error"
+        try:
+            vectors, tokens = await self.vectors(texts)
+            outcome = "ok"
+        finally:
+            EMBEDDING_LATENCY.labels(self.name, self.model).observe(time.perf_counter() - start)
+            EMBEDDING_REQUESTS.labels(self.name, self.model, outcome).inc()
+        EMBEDDING_INPUTS.labels(self.name, self.model).inc(len(texts))
+        if tokens is None:
+            estimate = sum(estimate_tokens(text) for text in texts)
+            EMBEDDING_TOKENS.labels(self.name, self.model, "estimated").inc(estimate)
+        else:
+            EMBEDDING_TOKENS.labels(self.name, self.model, "reported").inc(tokens)
+        return vectors
 
     async def close(self) -> None:
         return None
@@ -38,6 +65,7 @@ class HashingEmbedding(EmbeddingProvider):
     """
 
     name = "local"
+    model = "feature-hashing"
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -59,8 +87,8 @@ class HashingEmbedding(EmbeddingProvider):
             return vec
         return [v / norm for v in vec]
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        return [self.vector(text) for text in texts]
+    async def vectors(self, texts: list[str]) -> tuple[list[list[float]], int | None]:
+        return [self.vector(text) for text in texts], None
 
 
 class OllamaEmbedding(EmbeddingProvider):
@@ -73,7 +101,7 @@ class OllamaEmbedding(EmbeddingProvider):
         self.dim = dim
         self.client = ollama.AsyncClient(host=url, timeout=timeout)
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    async def vectors(self, texts: list[str]) -> tuple[list[list[float]], int | None]:
         response = await self.client.embed(model=self.model, input=texts)
         vectors = [list(v) for v in response.embeddings]
         for vector in vectors:
@@ -82,7 +110,7 @@ class OllamaEmbedding(EmbeddingProvider):
                     f"model {self.model} returns {len(vector)} dimensions, "
                     f"AIWFE_EMBEDDING_DIM is {self.dim}"
                 )
-        return vectors
+        return vectors, response.prompt_eval_count
 
 
 def create_embeddings(settings: Settings) -> EmbeddingProvider:

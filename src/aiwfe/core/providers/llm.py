@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from abc import ABC, abstractmethod
 from collections import Counter
+from dataclasses import dataclass
 
 import httpx
 
+from aiwfe.core.metrics import LLM_LATENCY, LLM_REQUESTS, LLM_TOKENS, estimate_tokens
 from aiwfe.core.providers.text import content_words, sentences
 from aiwfe.core.settings import Settings
 
@@ -24,12 +27,42 @@ FACT_SYSTEM = (
 )
 
 
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tokens_in: int | None = None  # as counted by the model server; None: not reported
+    tokens_out: int | None = None
+
+
 class LLMProvider(ABC):
     name: str
+    model: str
 
     @abstractmethod
+    async def complete(self, prompt: str, *, system: str | None = None) -> Completion:
+        """Complete a prompt: the text and the server's token counts, where it reports them."""
+
     async def generate(self, prompt: str, *, system: str | None = None) -> str:
-        """Complete a prompt and return the text."""
+        """Complete a prompt and return the text (recorded in the aiwfe_llm_* metrics)."""
+        start = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self.complete(prompt, system=system)
+            outcome = "ok"
+        finally:
+            LLM_LATENCY.labels(self.name, self.model).observe(time.perf_counter() - start)
+            LLM_REQUESTS.labels(self.name, self.model, outcome).inc()
+        self._count("input", result.tokens_in, (system or "") + prompt)
+        self._count("output", result.tokens_out, result.text)
+        return result.text
+
+    def _count(self, direction: str, reported: int | None, text: str) -> None:
+        if reported is None:
+            LLM_TOKENS.labels(self.name, self.model, direction, "estimated").inc(
+                estimate_tokens(text)
+            )
+        else:
+            LLM_TOKENS.labels(self.name, self.model, direction, "reported").inc(reported)
 
     async def extract_facts(self, text: str, limit: int = 20) -> list[str]:
         """Phase 1 of the memory pipeline: text -> list of standalone facts."""
@@ -59,6 +92,7 @@ class LocalExtractiveLLM(LLMProvider):
     """Deterministic extractive fallback (no model): sentence ranking by term salience."""
 
     name = "local"
+    model = "extractive"
 
     def facts(self, text: str, limit: int = 20) -> list[str]:
         seen: set[str] = set()
@@ -75,7 +109,17 @@ class LocalExtractiveLLM(LLMProvider):
         return facts
 
     async def extract_facts(self, text: str, limit: int = 20) -> list[str]:
-        return self.facts(text, limit)
+        start = time.perf_counter()
+        outcome = "error"
+        try:
+            facts = self.facts(text, limit)
+            outcome = "ok"
+        finally:
+            LLM_LATENCY.labels(self.name, self.model).observe(time.perf_counter() - start)
+            LLM_REQUESTS.labels(self.name, self.model, outcome).inc()
+        self._count("input", None, text)
+        self._count("output", None, "\n".join(facts))
+        return facts
 
     def summarise(self, text: str, focus: str = "", max_sentences: int = 3) -> str:
         """The highest-scoring sentences (TF weighting, boosted by overlap with `focus`),
@@ -96,12 +140,12 @@ class LocalExtractiveLLM(LLMProvider):
         best = sorted(scored, reverse=True)[:max_sentences]
         return " ".join(sentence for *_, sentence, _ in sorted(best, key=lambda item: item[3]))
 
-    async def generate(self, prompt: str, *, system: str | None = None) -> str:
+    async def complete(self, prompt: str, *, system: str | None = None) -> Completion:
         # The question, if any, is the last line; the rest is context to extract from.
         lines = [line for line in prompt.strip().splitlines() if line.strip()]
         focus = lines[-1] if lines else ""
         summary = self.summarise(prompt, focus=focus)
-        return summary or prompt.strip()[:500]
+        return Completion(summary or prompt.strip()[:500])  # no tokenizer: counts estimated
 
 
 class OllamaLLM(LLMProvider):
@@ -113,11 +157,12 @@ class OllamaLLM(LLMProvider):
         self.model = model
         self.client = ollama.AsyncClient(host=url, timeout=timeout)
 
-    async def generate(self, prompt: str, *, system: str | None = None) -> str:
+    async def complete(self, prompt: str, *, system: str | None = None) -> Completion:
         response = await self.client.generate(
             model=self.model, prompt=prompt, system=system or "", options={"temperature": 0}
         )
-        return response.response or ""
+        # prompt_eval_count is absent when Ollama answers the prompt from its cache.
+        return Completion(response.response or "", response.prompt_eval_count, response.eval_count)
 
 
 class OpenAICompatibleLLM(LLMProvider):
@@ -133,7 +178,7 @@ class OpenAICompatibleLLM(LLMProvider):
         self.model = model
         self.client = httpx.AsyncClient(base_url=base, headers=headers, timeout=timeout)
 
-    async def generate(self, prompt: str, *, system: str | None = None) -> str:
+    async def complete(self, prompt: str, *, system: str | None = None) -> Completion:
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
         response = await self.client.post(
@@ -141,7 +186,13 @@ class OpenAICompatibleLLM(LLMProvider):
             json={"model": self.model, "messages": messages, "temperature": 0},
         )
         response.raise_for_status()
-        return response.json()["choices"][0]["message"]["content"] or ""
+        body = response.json()
+        usage = body.get("usage") or {}
+        return Completion(
+            body["choices"][0]["message"]["content"] or "",
+            usage.get("prompt_tokens"),
+            usage.get("completion_tokens"),
+        )
 
     async def close(self) -> None:
         await self.client.aclose()

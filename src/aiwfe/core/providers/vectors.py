@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -11,7 +13,29 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aiwfe.core.metrics import VECTOR_LATENCY
 from aiwfe.core.settings import Settings
+
+
+def observed(operation: str):
+    """Record a store call in aiwfe_vector_store_operation_duration_seconds (with outcome)."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        async def call(self, *args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            outcome = "error"
+            try:
+                result = await method(self, *args, **kwargs)
+                outcome = "ok"
+                return result
+            finally:
+                elapsed = time.perf_counter() - start
+                VECTOR_LATENCY.labels(self.name, operation, outcome).observe(elapsed)
+
+        return call
+
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -104,6 +128,7 @@ class QdrantStore(VectorStore):
     async def ping(self) -> None:
         await self.client.get_collections()
 
+    @observed("upsert")
     async def upsert(
         self, ids: list[uuid.UUID], vectors: list[list[float]], payloads: list[dict[str, Any]]
     ) -> None:
@@ -116,6 +141,7 @@ class QdrantStore(VectorStore):
         ]
         await self.client.upsert(self.collection, points=points, wait=True)
 
+    @observed("search")
     async def search(self, vector: list[float], limit: int, flt: VectorFilter) -> list[VectorHit]:
         from qdrant_client import models
 
@@ -147,6 +173,7 @@ class QdrantStore(VectorStore):
             for p in response.points
         ]
 
+    @observed("delete")
     async def delete(self, ids: list[uuid.UUID]) -> None:
         from qdrant_client import models
 
@@ -177,6 +204,7 @@ class PgVectorStore(VectorStore):
         if not found:
             raise RuntimeError("table memory_vectors is missing: run `aiwfe-migrate upgrade`")
 
+    @observed("upsert")
     async def upsert(
         self, ids: list[uuid.UUID], vectors: list[list[float]], payloads: list[dict[str, Any]]
     ) -> None:
@@ -202,6 +230,7 @@ class PgVectorStore(VectorStore):
                 rows,
             )
 
+    @observed("search")
     async def search(self, vector: list[float], limit: int, flt: VectorFilter) -> list[VectorHit]:
         clauses = ["namespace = :namespace"]
         params: dict[str, Any] = {"namespace": flt.namespace, "q": _literal(vector), "k": limit}
@@ -223,6 +252,7 @@ class PgVectorStore(VectorStore):
                 for row in result
             ]
 
+    @observed("delete")
     async def delete(self, ids: list[uuid.UUID]) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(

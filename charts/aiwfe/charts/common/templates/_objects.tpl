@@ -51,10 +51,43 @@ spec:
     {{- end }}
 {{- end -}}
 
-{{/* PodDisruptionBudget. Usage: include "common.pdb" (dict "ctx" . "component" "") */}}
+{{/*
+PodDisruptionBudget, computed so a node drain always makes progress: maxUnavailable (default
+1) unless pdb.minAvailable is set, and a minAvailable at or above the replica floor (HPA/KEDA
+minReplicas or replicaCount, common.replicas.floor) is refused, as is maxUnavailable 0.
+Unhealthy pods may always be evicted (a crash-looping replica never blocks a drain).
+`serving`: a component on the request path; production guardrails then require two
+replicas and a PDB (common.guardrails.availability).
+Usage: include "common.pdb" (dict "ctx" . "component" "" "serving" true)
+*/}}
 {{- define "common.pdb" -}}
 {{- $ctx := .ctx -}}
-{{- if $ctx.Values.pdb.enabled }}
+{{- if .serving }}{{ include "common.guardrails.availability" $ctx }}{{ end -}}
+{{- $p := $ctx.Values.pdb -}}
+{{- if $p.enabled }}
+{{- $c := $ctx.Chart.Name -}}
+{{- $floor := include "common.replicas.floor" $ctx | fromYaml -}}
+{{- $min := ternary "" (toString $p.minAvailable) (kindIs "invalid" $p.minAvailable) -}}
+{{- $max := ternary "" (toString $p.maxUnavailable) (kindIs "invalid" $p.maxUnavailable) -}}
+{{- if and (ne $min "") (ne $max "") -}}
+{{- fail (printf "%s.pdb: set minAvailable or maxUnavailable, not both (minAvailable=%s, maxUnavailable=%s)" $c $min $max) -}}
+{{- end -}}
+{{- if ne $min "" -}}
+{{- $needed := 0 -}}
+{{- if hasSuffix "%" $min -}}
+{{- $needed = div (add (mul (int $floor.count) (int (trimSuffix "%" $min))) 99) 100 -}}
+{{- else -}}
+{{- $needed = int $min -}}
+{{- end -}}
+{{- if and (gt (int $needed) 0) (ge (int $needed) (int $floor.count)) -}}
+{{- fail (printf "%s.pdb.minAvailable=%s keeps %d of the %d replicas of %s available, so a node drain could never evict one; set %s.pdb.maxUnavailable=1 (and remove minAvailable), or a minAvailable below %d" $c $min (int $needed) (int $floor.count) $floor.key $c (int $floor.count)) -}}
+{{- end -}}
+{{- else if eq $max "" -}}
+{{- $max = "1" -}}
+{{- end -}}
+{{- if and (eq $min "") (or (eq $max "0") (eq $max "0%")) -}}
+{{- fail (printf "%s.pdb.maxUnavailable=%s blocks every node drain; set it to 1 or more" $c $max) -}}
+{{- end }}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
@@ -63,11 +96,12 @@ metadata:
   labels:
     {{- include "common.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
 spec:
-  {{- if $ctx.Values.pdb.maxUnavailable }}
-  maxUnavailable: {{ $ctx.Values.pdb.maxUnavailable }}
+  {{- if ne $min "" }}
+  minAvailable: {{ if hasSuffix "%" $min }}{{ $min | quote }}{{ else }}{{ $min | int }}{{ end }}
   {{- else }}
-  minAvailable: {{ $ctx.Values.pdb.minAvailable }}
+  maxUnavailable: {{ if hasSuffix "%" $max }}{{ $max | quote }}{{ else }}{{ $max | int }}{{ end }}
   {{- end }}
+  unhealthyPodEvictionPolicy: AlwaysAllow
   selector:
     matchLabels:
       {{- include "common.labels.selector" (dict "ctx" $ctx "component" .component) | nindent 6 }}
@@ -170,24 +204,82 @@ spec:
 {{- end }}
 {{- end -}}
 
-{{/* Standard alerts of a first-party HTTP service (also used in the bundled Prometheus's rule file). Usage: include "common.alerts.firstparty" (dict "name" "api-gateway" "release" .Release.Name) */}}
+{{/* Alerts of a first-party component (also the bundled Prometheus's rule file). Every
+series they query is in the metrics contract (src/aiwfe/core/metrics.py) and every alert has a
+section in docs/runbooks.md (tests/chart/test_promql_contract.py, test_alert_rules.py).
+Usage: include "common.alerts.firstparty" (dict "name" "api-gateway" "release" .Release.Name) */}}
 {{- define "common.alerts.firstparty" -}}
+{{- $job := printf "%s-%s" .release .name -}}
+{{- $runbooks := "https://github.com/aiwfe/aiwfe/blob/main/docs/runbooks.md" -}}
 - alert: AiwfeComponentDown
-  expr: up{job="{{ .release }}-{{ .name }}"} == 0
+  expr: up{job="{{ $job }}"} == 0
   for: 5m
   labels:
     severity: critical
     component: {{ .name }}
   annotations:
     summary: "{{ .name }} is not being scraped (down or unreachable)"
+    runbook_url: {{ $runbooks }}#aiwfecomponentdown
+{{- if has .name (list "api-gateway" "cognitive-services" "config-manager") }}
 - alert: AiwfeHighErrorRate
-  expr: sum(rate(http_requests_total{job="{{ .release }}-{{ .name }}",status=~"5.."}[5m])) / clamp_min(sum(rate(http_requests_total{job="{{ .release }}-{{ .name }}"}[5m])), 1e-9) > 0.05
+  expr: sum(rate(aiwfe_http_requests_total{job="{{ $job }}",status=~"5.."}[5m])) / sum(rate(aiwfe_http_requests_total{job="{{ $job }}"}[5m])) > 0.05
   for: 10m
   labels:
     severity: warning
     component: {{ .name }}
   annotations:
-    summary: "{{ .name }} returns more than 5% server errors"
+    summary: "{{ .name }} answers more than 5% of requests with a server error"
+    runbook_url: {{ $runbooks }}#aiwfehigherrorrate
+- alert: AiwfeHighLatency
+  expr: histogram_quantile(0.95, sum by (le) (rate(aiwfe_http_request_duration_seconds_bucket{job="{{ $job }}",route!~".*/events"}[5m]))) > 2
+  for: 10m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "{{ .name }}: 95th percentile request latency above 2 s (event streams excluded)"
+    runbook_url: {{ $runbooks }}#aiwfehighlatency
+{{- end }}
+{{- if eq .name "cognitive-services" }}
+- alert: AiwfeModelErrors
+  expr: ((sum(rate(aiwfe_llm_requests_total{job="{{ $job }}",outcome="error"}[10m])) or vector(0)) + (sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}",outcome="error"}[10m])) or vector(0))) / ((sum(rate(aiwfe_llm_requests_total{job="{{ $job }}"}[10m])) or vector(0)) + (sum(rate(aiwfe_embedding_requests_total{job="{{ $job }}"}[10m])) or vector(0))) > 0.1
+  for: 10m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "More than 10% of LLM and embedding calls fail"
+    runbook_url: {{ $runbooks }}#aiwfemodelerrors
+{{- end }}
+{{- if eq .name "task-processor" }}
+- alert: AiwfeQueueBacklog
+  expr: max(aiwfe_worker_oldest_queued_run_age_seconds{job="{{ $job }}"}) > 600
+  for: 10m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "A workflow run has waited in the queue for more than 10 minutes"
+    runbook_url: {{ $runbooks }}#aiwfequeuebacklog
+- alert: AiwfeRunFailures
+  expr: sum(rate(aiwfe_worker_runs_total{job="{{ $job }}",outcome="failed"}[15m])) / sum(rate(aiwfe_worker_runs_total{job="{{ $job }}",outcome=~"succeeded|failed"}[15m])) > 0.2
+  for: 15m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "More than 20% of finished workflow runs failed"
+    runbook_url: {{ $runbooks }}#aiwferunfailures
+- alert: AiwfeQueueUnobservable
+  expr: min by (source) (aiwfe_worker_queue_probe_up{job="{{ $job }}"}) == 0
+  for: 5m
+  labels:
+    severity: warning
+    component: {{ .name }}
+  annotations:
+    summary: "The worker cannot read the queue figures (Redis or the database is unreachable)"
+    runbook_url: {{ $runbooks }}#aiwfequeueunobservable
+{{- end }}
 {{- end -}}
 
 {{/* extraObjects: list of objects (maps or template strings), rendered with tpl. */}}

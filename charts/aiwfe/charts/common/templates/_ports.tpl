@@ -35,6 +35,17 @@ Usage: include "common.port" (list "api-gateway")            -> 8080 (the `http`
 {{- index $ports $name | int -}}
 {{- end -}}
 
+{{/*
+Where a component serves Prometheus /metrics: its `metrics` port when the table names one,
+else its `http` port (today every first-party service serves /metrics on its API port).
+The NetworkPolicy graph lets observability reach only this port of each component.
+Usage: include "common.port.metrics" (list "cognitive-services") -> 8081
+*/}}
+{{- define "common.port.metrics" -}}
+{{- $ports := get (include "common.ports" . | fromYaml) (first .) | default dict -}}
+{{- include "common.port" (list (first .) (ternary "metrics" "http" (hasKey $ports "metrics"))) -}}
+{{- end -}}
+
 {{/* Every component of the chart (sorted), from the table above. Usage: include "common.components" . | fromJsonArray */}}
 {{- define "common.components" -}}
 {{- keys (include "common.ports" . | fromYaml) | sortAlpha | toJson -}}

@@ -1,7 +1,9 @@
 {{/*
 Hardened security contexts (Pod Security "restricted"): UID/GID 10001, non-root, read-only
 root filesystem, no privilege escalation, drop ALL, seccomp RuntimeDefault. Values
-podSecurityContext / containerSecurityContext are merged over these defaults.
+podSecurityContext / containerSecurityContext are merged over these defaults; under production
+guardrails a merge that makes a container privileged or root is refused
+(common.guardrails.securityContext).
 */}}
 {{- define "common.securityContext.pod.defaults" -}}
 runAsNonRoot: true
@@ -29,11 +31,15 @@ seccompProfile:
 {{/* Usage: include "common.securityContext.pod" . */}}
 {{- define "common.securityContext.pod" -}}
 {{- $defaults := include "common.securityContext.pod.defaults" . | fromYaml -}}
-{{- toYaml (mustMergeOverwrite $defaults (deepCopy (default dict .Values.podSecurityContext))) -}}
+{{- $merged := mustMergeOverwrite $defaults (deepCopy (default dict .Values.podSecurityContext)) -}}
+{{- include "common.guardrails.securityContext" (dict "root" . "context" $merged "where" (printf "%s.podSecurityContext" .Chart.Name)) -}}
+{{- toYaml $merged -}}
 {{- end -}}
 
 {{/* Usage: include "common.securityContext.container" . */}}
 {{- define "common.securityContext.container" -}}
 {{- $defaults := include "common.securityContext.container.defaults" . | fromYaml -}}
-{{- toYaml (mustMergeOverwrite $defaults (deepCopy (default dict .Values.containerSecurityContext))) -}}
+{{- $merged := mustMergeOverwrite $defaults (deepCopy (default dict .Values.containerSecurityContext)) -}}
+{{- include "common.guardrails.securityContext" (dict "root" . "context" $merged "where" (printf "%s.containerSecurityContext" .Chart.Name)) -}}
+{{- toYaml $merged -}}
 {{- end -}}

@@ -6,7 +6,10 @@ securityContext:
   {{- include "common.securityContext.container" .ctx | nindent 2 }}
 resources:
   {{- $r := get .ctx.Values .role }}
-  {{- include "common.resources" (dict "resources" $r.resources "preset" $r.resourcesPreset "key" (printf "data-platform.%s" .role)) | nindent 2 }}
+  {{- $scratch := "" }}
+  {{- /* data on an emptyDir without persistence; qdrant's snapshot emptyDir is always sized like its data */}}
+  {{- if and $r.persistence (or (not $r.persistence.enabled) (eq .role "qdrant")) }}{{ $scratch = $r.persistence.size }}{{ end }}
+  {{- include "common.resources" (dict "resources" $r.resources "preset" $r.resourcesPreset "key" (printf "data-platform.%s" .role) "scratch" $scratch) | nindent 2 }}
 {{- end -}}
 
 {{/* PVC template or emptyDir decision. */}}
