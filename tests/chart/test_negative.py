@@ -425,7 +425,12 @@ def test_the_same_values_render_outside_production(sets, key, override):
         c[1:]
         for c in CASES
         if c[0]
-        in {"unknown-subchart-key", "invalid-digest", "prod-generated-token-key", "pdb-both-budgets"}
+        in {
+            "unknown-subchart-key",
+            "invalid-digest",
+            "prod-generated-token-key",
+            "pdb-both-budgets",
+        }
     ],
 )
 def test_helm4_refuses_the_same_values(profile, sets, needle):

@@ -71,7 +71,8 @@ def base_env(backing: services_env.ServicesEnv, config_file: Path) -> dict[str, 
         "AIWFE_VECTOR_STORE": "pgvector",
         "AIWFE_CONFIG_FILE": str(config_file),
         "AIWFE_LOG_LEVEL": "info",
-        "AIWFE_LOGIN_RATE_LIMIT": "8",
+        # Every test logs in from 127.0.0.1; test_edge.py tests the limits behind a proxy.
+        "AIWFE_LOGIN_RATE_LIMIT": "60",
         # Short timeouts so the fault tests see redelivery within seconds.
         "AIWFE_WORKER_VISIBILITY_TIMEOUT": "5",
         "AIWFE_WORKER_LEASE_SECONDS": "4",

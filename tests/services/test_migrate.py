@@ -18,7 +18,7 @@ def test_upgrade_check_admin_and_downgrade(migrated: dict[str, str], db) -> None
         assert empty.returncode == 1 and "not at head" in empty.stdout
         assert migrate(env).returncode == 0  # `upgrade` is the default
         assert migrate(env, "check").returncode == 0
-        assert migrate(env, "current").stdout.strip().splitlines()[-1] == "0002"
+        assert migrate(env, "current").stdout.strip().splitlines()[-1] == "0003"
         again = migrate(env, "upgrade")
         assert again.returncode == 0 and "admin user exists" in again.stdout
         admins = db.fetch("SELECT username, password_hash, is_admin FROM users", database=name)

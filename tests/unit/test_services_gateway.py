@@ -118,7 +118,7 @@ def config_manager() -> TestClient:
     [
         (None, "missing bearer token"),
         ("Basic YWxpY2U6c2VjcmV0", "missing bearer token"),
-        ("Bearer not-a-jwt", "invalid token: Not enough segments"),
+        ("Bearer not-a-jwt", "invalid token"),  # never the library's message
         ("expired", "token expired"),
     ],
 )

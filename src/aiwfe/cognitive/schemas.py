@@ -11,17 +11,23 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from aiwfe.cognitive.base import Request
 from aiwfe.core.workflow import StepType
 
 NAMESPACE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+# Whose memories, feedback and statistics an operation reads or writes; None: everyone's
+# (admins). Set by the gateway from the caller's token and by the worker from the run's
+# owner, whatever a client sent; not part of the public API (no JSON schema).
+Owner = SkipJsonSchema[uuid.UUID | None]
 
 
 # ---- memory --------------------------------------------------------------------------------
 
 
 class IngestRequest(Request):
+    owner: Owner = None
     text: str = Field(min_length=1, max_length=100_000)
     namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -42,6 +48,7 @@ class IngestResponse(BaseModel):
 
 
 class RecallRequest(Request):
+    owner: Owner = None
     query: str = Field(min_length=1, max_length=10_000)
     namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
     limit: int = Field(default=5, ge=1, le=100)
@@ -80,6 +87,7 @@ class Option(BaseModel):
 
 
 class DecideRequest(Request):
+    owner: Owner = None
     question: str = Field(min_length=1, max_length=2_000)
     options: list[Option] = Field(min_length=2, max_length=50)
     criteria: list[Criterion] = Field(default_factory=list, max_length=50)
@@ -119,6 +127,7 @@ class DecideResponse(BaseModel):
 
 
 class ChatRequest(Request):
+    owner: Owner = None
     message: str = Field(min_length=1, max_length=10_000)
     namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
     use_memory: bool = True
@@ -172,6 +181,7 @@ class AnalyzeResponse(BaseModel):
 
 
 class FeedbackRequest(Request):
+    owner: Owner = None
     subject: str = Field(min_length=1, max_length=200)
     outcome: Literal["success", "failure", "partial"]
     rating: int | None = Field(default=None, ge=1, le=5)
@@ -187,6 +197,7 @@ class FeedbackResponse(BaseModel):
 
 
 class StatsRequest(Request):
+    owner: Owner = None
     subject: str | None = Field(default=None, max_length=200)
 
 
@@ -194,6 +205,7 @@ class StatsRequest(Request):
 
 
 class ExecuteStepRequest(Request):
+    owner: Owner = None
     type: StepType
     params: dict[str, Any] = Field(default_factory=dict)
     input: dict[str, Any] = Field(default_factory=dict)

@@ -306,7 +306,7 @@ def decode_any(token: str, keys: KeySet, issuer: str) -> Principal | Service:
     except jwt.InvalidSignatureError as exc:
         raise TokenError("token signature is invalid") from exc
     except (jwt.InvalidTokenError, ValueError, KeyError) as exc:
-        raise TokenError(f"invalid token: {exc}") from exc
+        raise TokenError("invalid token") from exc  # the library's message stays internal
 
 
 def decode_token(token: str, keys: KeySet, issuer: str) -> Principal:

@@ -118,9 +118,16 @@ class Memory(Base):
     """Metadata of one stored fact; its vector lives in the vector store under the same id."""
 
     __tablename__ = "memories"
-    __table_args__ = (Index("ix_memories_namespace_created", "namespace", "created_at"),)
+    __table_args__ = (
+        Index("ix_memories_namespace_created", "namespace", "created_at"),
+        Index("ix_memories_owner_created", "owner_id", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    # Who may recall it (admins: everyone's); NULL only for rows no migration could assign.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
     namespace: Mapped[str] = mapped_column(String(100), default="default")
     text: Mapped[str] = mapped_column(Text)
     source_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -135,9 +142,13 @@ class Feedback(Base):
     __table_args__ = (
         CheckConstraint("outcome IN ('success', 'failure', 'partial')", name="ck_feedback_outcome"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="ck_feedback_rating"),
+        Index("ix_feedback_owner_created", "owner_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
     run_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("workflow_runs.id", ondelete="SET NULL"), nullable=True
     )

@@ -15,12 +15,17 @@ def async_client(settings: Settings) -> aioredis.Redis:
         socket_connect_timeout=3,
         socket_timeout=10,
         health_check_interval=15,
+        **settings.redis_tls_options(),
     )
 
 
 def sync_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(
-        settings.redis_url(), decode_responses=True, socket_connect_timeout=3, socket_timeout=10
+        settings.redis_url(),
+        decode_responses=True,
+        socket_connect_timeout=3,
+        socket_timeout=10,
+        **settings.redis_tls_options(),
     )
 
 
@@ -31,3 +36,8 @@ def run_channel(run_id: object) -> str:
 def enqueued_marker(run_id: object) -> str:
     """Set once a run's message reached the broker; the sweeper re-sends runs without it."""
     return f"aiwfe:enqueued:{run_id}"
+
+
+def run_lease(run_id: object) -> str:
+    """Held (and renewed) in Redis by the worker executing the run."""
+    return f"aiwfe:lease:run:{run_id}"

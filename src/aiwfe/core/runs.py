@@ -33,6 +33,7 @@ __all__ = [
     "is_terminal",
     "move",
     "queued_before",
+    "running_idle_before",
     "sources",
 ]
 
@@ -137,5 +138,17 @@ def queued_before(cutoff: datetime, limit: int = 500) -> Select[tuple[uuid.UUID]
         select(WorkflowRun.id)
         .where(WorkflowRun.status == RunStatus.QUEUED.value, WorkflowRun.created_at < cutoff)
         .order_by(WorkflowRun.created_at)
+        .limit(limit)
+    )
+
+
+def running_idle_before(cutoff: datetime, limit: int = 500) -> Select[tuple[uuid.UUID, int]]:
+    """Ids and delivery counts of runs `running` whose row has not changed since `cutoff`
+    (no step finished, no delivery started), oldest first: candidates for the sweeper, which
+    resumes or fails those whose worker no longer holds the lease."""
+    return (
+        select(WorkflowRun.id, WorkflowRun.attempts)
+        .where(WorkflowRun.status == RunStatus.RUNNING.value, WorkflowRun.updated_at < cutoff)
+        .order_by(WorkflowRun.updated_at)
         .limit(limit)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     redis_port: int = 6379
     redis_password: SecretStr = SecretStr("")
     redis_db: int = 0
+    # An external Redis over TLS (rediss://), its certificate checked against this CA bundle
+    # (empty: the system's CAs).
+    redis_tls: bool = False
+    redis_ca_file: str | None = None
 
     vector_store: Literal["qdrant", "pgvector"] = "qdrant"
     # http(s)://host:6333 for a server; ":memory:" or "path:/dir" for qdrant-client's
@@ -87,8 +92,19 @@ class Settings(BaseSettings):
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
 
-    login_rate_limit: int = 10  # attempts per client per window
+    login_rate_limit: int = 10  # attempts per client address per window
+    login_user_rate_limit: int = 20  # failed attempts per username per window
     login_rate_window_seconds: int = 60
+    # Concurrent argon2 verifications (64 MiB each); a login finding none free within
+    # login_hash_wait_seconds answers 503 with Retry-After instead of queueing memory.
+    login_hash_concurrency: int = Field(default=4, ge=1, le=64)
+    login_hash_wait_seconds: float = Field(default=2.0, ge=0, le=60)
+    # Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For/-Proto are
+    # believed; any other peer is the client itself. Empty: no proxy is trusted.
+    trusted_proxies: str = ""
+    # /metrics on its own port (not routed by the ingress); unset: on the service port.
+    metrics_port: int | None = None
+    api_docs: bool = True  # /api/docs and /api/openapi.json (the prod profile turns it off)
     max_body_bytes: int = 1_048_576
     static_dir: str | None = None
 
@@ -99,6 +115,15 @@ class Settings(BaseSettings):
     # are re-sent after this long; the sweep runs in one worker at a time (interval 0: off).
     worker_requeue_after_seconds: int = 120
     worker_sweep_interval_seconds: int = 60
+    # Retries of a run whose dependency (database, cognitive) is down, the backoff between
+    # them doubling up to the cap; then the run fails, or the sweeper resumes it once a
+    # `running` run has had no lease for worker_requeue_after_seconds.
+    worker_max_retries: int = Field(default=8, ge=0, le=100)
+    worker_retry_backoff_max_seconds: int = Field(default=60, ge=1, le=3600)
+    worker_max_attempts: int = Field(default=5, ge=1, le=100)  # deliveries before failing
+    # SIGTERM: in-flight steps get this long to finish, then the run goes back to the queue
+    # (the chart's terminationGracePeriodSeconds leaves a margin above it).
+    worker_shutdown_grace_seconds: int = Field(default=60, ge=1, le=3600)
 
     otel_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
 
@@ -111,11 +136,25 @@ class Settings(BaseSettings):
         "token_signing_key_file",
         "token_public_keys_dir",
         "token_service_keys_dir",
+        "redis_ca_file",
+        "metrics_port",
         mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            try:
+                ip_network(item, strict=False) if item else None
+            except ValueError as exc:
+                raise ValueError(
+                    f"AIWFE_TRUSTED_PROXIES: {item!r} is not an address or CIDR ({exc})"
+                ) from None
+        return value
 
     # ---- derived -----------------------------------------------------------------------
 
@@ -136,7 +175,21 @@ class Settings(BaseSettings):
     def redis_url(self) -> str:
         password = self.redis_password.get_secret_value()
         auth = f":{quote(password, safe='')}@" if password else ""
-        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        scheme = "rediss" if self.redis_tls else "redis"
+        return f"{scheme}://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    def redis_tls_options(self) -> dict[str, str]:
+        """TLS options of the Redis clients (redis-py and Celery's broker): verify the
+        server's certificate and name; empty without TLS."""
+        if not self.redis_tls:
+            return {}
+        options = {"ssl_cert_reqs": "required"}
+        if self.redis_ca_file:
+            options["ssl_ca_certs"] = self.redis_ca_file
+        return options
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     def module_url(self, module: str) -> str:
         """Where a cognitive module answers: its own URL in split mode, else the shared one."""

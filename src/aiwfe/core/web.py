@@ -28,10 +28,12 @@ class DatabaseUnavailable(Exception):
     """Raised (from the OSError or driver error) when the database cannot be reached."""
 
 
-def install_common(app: FastAPI, service: str, settings: Settings) -> None:
-    """Request IDs + metrics middleware, /metrics, and the DB/Redis-down -> 503 mapping."""
+def install_common(app: FastAPI, service: str, settings: Settings, *, metrics: bool = True) -> None:
+    """Request IDs + metrics middleware, /metrics (unless `metrics` is False: served on a port
+    of its own), and the DB/Redis-down -> 503 mapping."""
     app.add_middleware(RequestContextMiddleware, service=service)
-    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    if metrics:
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
     @app.exception_handler(SQLAlchemyError)
     async def _db_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
@@ -87,6 +89,7 @@ def serve(app: Any, settings: Settings, component: str) -> None:
         log_config=uvicorn_log_config(),
         access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxy_list(),  # nobody else sets X-Forwarded-*
         timeout_graceful_shutdown=20,
         server_header=False,
         ssl_certfile=settings.tls_cert_file,

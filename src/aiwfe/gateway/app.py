@@ -13,12 +13,13 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import start_http_server
 
 from aiwfe.cognitive.base import CognitiveError
 from aiwfe.core.settings import Settings, get_settings
-from aiwfe.core.web import install_common
+from aiwfe.core.web import install_common, unavailable
 from aiwfe.gateway.deps import Runtime, static_root
-from aiwfe.gateway.limits import BodySizeLimitMiddleware
+from aiwfe.gateway.limits import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from aiwfe.gateway.routes import auth, cognitive, flags, health, learning, spa, workflows
 
 log = structlog.get_logger("aiwfe.gateway")
@@ -30,22 +31,32 @@ ROUTERS = (health, auth, workflows, cognitive, learning, flags, spa)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.runtime = Runtime.open(settings, app.state.signing_key)
+    metrics_server = None
+    if settings.metrics_port:
+        # Off the service port, so the ingress never routes to it.
+        metrics_server, _ = start_http_server(settings.metrics_port, addr=settings.host)
     log.info(
         "gateway starting", static_dir=str(app.state.static_root), mode=settings.cognitive_mode
     )
     try:
         yield
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         await app.state.runtime.close()
 
 
-async def cognitive_error(_: Request, exc: CognitiveError) -> JSONResponse:
-    """A module's refusal keeps its status; its failure is the gateway's 502."""
-    if exc.status in (503, 504):
+async def cognitive_error(request: Request, exc: CognitiveError) -> JSONResponse:
+    """A module's refusal keeps its status and detail; its failure is the gateway's 502 (503
+    and 504 kept), with a fixed message: internal URLs and library messages stay in the log."""
+    if exc.status < 500:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-    if exc.status >= 500:
-        return JSONResponse({"detail": f"cognitive-services failed: {exc.detail}"}, status_code=502)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    log.warning("cognitive-services failed", path=request.url.path, detail=str(exc.detail)[:300])
+    if exc.status == 503:
+        return unavailable("cognitive-services unreachable, retry shortly")
+    if exc.status == 504:
+        return JSONResponse({"detail": "cognitive-services timed out"}, status_code=504)
+    return JSONResponse({"detail": "cognitive-services failed"}, status_code=502)
 
 
 async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -67,8 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="AIWFE API",
         version="1",
         lifespan=lifespan,
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        # AIWFE_API_DOCS=false: neither the docs nor the schema are served (404).
+        docs_url="/api/docs" if settings.api_docs else None,
+        openapi_url="/api/openapi.json" if settings.api_docs else None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -76,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.static_root = static_root(settings)
     # Added first = innermost: request IDs and metrics (added next) also cover 413 answers.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    install_common(app, "gateway", settings)
+    install_common(app, "gateway", settings, metrics=not settings.metrics_port)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer has them
     app.add_exception_handler(CognitiveError, cognitive_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for group in ROUTERS:

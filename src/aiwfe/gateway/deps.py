@@ -26,9 +26,19 @@ from aiwfe.core.models import WorkflowRun
 from aiwfe.core.redis import async_client
 from aiwfe.core.settings import Settings
 from aiwfe.core.web import DatabaseUnavailable
+from aiwfe.gateway.limits import HashSlots, LoginLimiter
 from aiwfe.gateway.schemas import Problem
 
-__all__ = ["ERRORS", "FORWARD_ERRORS", "Caller", "Rt", "Runtime", "Session", "StreamCaller"]
+__all__ = [
+    "ERRORS",
+    "FORWARD_ERRORS",
+    "Caller",
+    "Rt",
+    "Runtime",
+    "Session",
+    "StreamCaller",
+    "scoped",
+]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "missing, invalid or expired token"},
@@ -49,6 +59,8 @@ class Runtime:
     cognitive: Transport
     config: ConfigClient  # runtime config and flags (watched)
     config_http: httpx.AsyncClient  # the flags proxy to config-manager
+    login_limiter: LoginLimiter
+    hash_slots: HashSlots
     _stop: asyncio.Event = field(init=False, repr=False, default_factory=asyncio.Event)
     _watcher: asyncio.Task[None] | None = field(init=False, repr=False, default=None)
 
@@ -56,6 +68,7 @@ class Runtime:
     def open(cls, settings: Settings, signing_key: auth.SigningKey) -> Runtime:
         config_url = settings.config_url or "http://unused"
         engine = create_engine(settings)
+        redis = async_client(settings)
 
         def service_token() -> str:
             """The gateway's own identity towards cognitive-services and config-manager."""
@@ -65,7 +78,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            redis=async_client(settings),
+            redis=redis,
             cognitive=HttpTransport.from_settings(settings, service_token),
             config=ConfigClient(config_url, "gateway", auth=auth.BearerAuth(service_token)),
             config_http=httpx.AsyncClient(
@@ -73,6 +86,8 @@ class Runtime:
                 timeout=httpx.Timeout(10.0, connect=3.0),
                 auth=auth.BearerAuth(service_token),  # an admin's PUT forwards its own
             ),
+            login_limiter=LoginLimiter(redis, settings.login_rate_window_seconds),
+            hash_slots=HashSlots(settings.login_hash_concurrency, settings.login_hash_wait_seconds),
         )
         if settings.config_url:
             # Runtime config and flags from config-manager; an outage only means defaults.
@@ -95,6 +110,13 @@ class Runtime:
         """A cognitive operation, its errors mapped by the app's CognitiveError handler."""
         payload = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
         return await self.cognitive.call(module, op, payload)
+
+
+def scoped(body: Any, caller: auth.Principal, *, write: bool = False) -> Any:
+    """The request with its owner set from the token, whatever the client sent: writes
+    belong to the caller; reads see the caller's own data (admins: everyone's)."""
+    owner = None if caller.is_admin and not write else caller.user_id
+    return body.model_copy(update={"owner": owner})
 
 
 def static_root(settings: Settings) -> Path:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, StringConstraints
 
 from aiwfe.core.validation import StrictModel
 
 
 class LoginRequest(StrictModel):
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    # Exactly as typed: the model strips other strings, never a password.
+    password: Annotated[str, StringConstraints(strip_whitespace=False)] = Field(
+        min_length=1, max_length=1024
+    )
 
 
 class TokenResponse(BaseModel):

@@ -1,15 +1,37 @@
 """aiwfe-worker: the Celery worker (WORKER_CONCURRENCY processes) plus /health, /ready and
-/metrics on AIWFE_PORT (default 8083). SIGTERM: warm shutdown (running tasks finish; with
-acks late, anything unfinished is redelivered)."""
+/metrics on AIWFE_PORT (default 8083). SIGTERM: no new message is taken and no new step
+starts; steps in flight get AIWFE_WORKER_SHUTDOWN_GRACE_SECONDS to finish, and their runs go
+back to the queue (re-sent, or redelivered with acks late) for another worker to resume."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import tempfile
+import threading
 
 import structlog
+
+
+def drain_on_sigterm(grace_seconds: float) -> None:
+    """On the first SIGTERM (Celery's warm shutdown) runs stop before their next step; steps
+    still running after `grace_seconds` are cancelled (cold shutdown): their messages go back
+    to the queue and another worker resumes those runs."""
+    from celery.signals import worker_shutting_down
+
+    def draining(how: str = "", **_: object) -> None:
+        from aiwfe.worker.executor import DRAINING
+
+        if how != "Warm" or DRAINING.is_set():
+            return
+        DRAINING.set()
+        cold = threading.Timer(grace_seconds, os.kill, (os.getpid(), signal.SIGQUIT))
+        cold.daemon = True
+        cold.start()
+
+    worker_shutting_down.connect(draining, weak=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         from aiwfe.core.telemetry import setup_tracing
 
         setup_tracing("aiwfe-worker", settings.otel_endpoint)
+
+    drain_on_sigterm(settings.worker_shutdown_grace_seconds)
 
     @worker_ready.connect
     def _ready(**_: object) -> None:

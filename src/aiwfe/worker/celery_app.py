@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ssl
+
 from celery import Celery
 
 from aiwfe.core.settings import Settings, get_settings
 
 QUEUE = "aiwfe.workflows"
 RUN_TASK = "aiwfe.run_workflow"
+
+
+def broker_ssl(settings: Settings) -> dict[str, object] | None:
+    options = settings.redis_tls_options()
+    if not options:
+        return None
+    return {**options, "ssl_cert_reqs": ssl.CERT_REQUIRED}
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -39,6 +48,8 @@ def create_celery(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=True,
         task_send_sent_event=True,
+        # rediss://: the broker's certificate is verified like the other Redis clients'.
+        broker_use_ssl=broker_ssl(settings),
     )
     return app
 

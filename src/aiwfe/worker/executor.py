@@ -12,6 +12,7 @@ the visibility timeout). Exactly-once *effects* come from here:
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import socket
 import time
@@ -31,7 +32,7 @@ from aiwfe.core import auth, runs
 from aiwfe.core.db import create_engine, session_factory
 from aiwfe.core.metrics import RUN_SECONDS, RUNS, STEP_SECONDS, STEPS
 from aiwfe.core.models import RunEvent, WorkflowRun, WorkflowStep
-from aiwfe.core.redis import async_client, run_channel
+from aiwfe.core.redis import async_client, run_channel, run_lease
 from aiwfe.core.runs import RunStatus
 from aiwfe.core.settings import Settings
 
@@ -45,6 +46,15 @@ class Busy(Exception):
 
 class LeaseLost(Busy):
     """The lease expired under us (a long pause): stop, another delivery may own the run."""
+
+
+class Draining(Exception):
+    """The worker got SIGTERM: no new step starts here; the run goes back to the queue."""
+
+
+# Set in the worker's main process on SIGTERM (aiwfe.worker.__main__); created before the
+# pool forks, so every pool process sees it between two steps.
+DRAINING = multiprocessing.Event()
 
 
 class Transient(Exception):
@@ -72,6 +82,7 @@ class RunExecutor:
         self.sessions = sessions
         self.redis = redis
         self.cognitive = cognitive
+        self.owner: str | None = None  # the run's owner, set when the run starts
 
     async def publish(self, run_id: uuid.UUID, kind: str) -> None:
         try:
@@ -82,7 +93,7 @@ class RunExecutor:
     async def execute(self, run_id: uuid.UUID) -> Outcome:
         lease = Lock(
             self.redis,
-            f"aiwfe:lease:run:{run_id}",
+            run_lease(run_id),
             timeout=self.settings.worker_lease_seconds,
             blocking=False,
         )
@@ -122,8 +133,8 @@ class RunExecutor:
                 log.warning("lease renewal failed", lease=lease.name)
 
     async def _start(self, run_id: uuid.UUID) -> Outcome | tuple[list[dict], dict[str, Any]]:
-        """Claim the run (queued -> running, or resume a running one): its steps and input,
-        or the Outcome when there is nothing to run."""
+        """Claim the run (queued -> running, or resume a running one): its steps and input
+        (with its owner, whose data the steps use), or the Outcome when there is nothing to run."""
         async with self.sessions() as session, session.begin():
             run = await session.scalar(
                 select(WorkflowRun).where(WorkflowRun.id == run_id).with_for_update()
@@ -139,6 +150,7 @@ class RunExecutor:
                 session, run, RunStatus.RUNNING, event, attempt=run.attempts, worker=WORKER_ID
             )
             steps, run_input = list(run.steps), dict(run.input)
+            self.owner = str(run.owner_id)
         await self.publish(run_id, "started")
         log.info("run started", run_id=str(run_id), steps=len(steps), resumed=resumed)
         return steps, run_input
@@ -152,6 +164,8 @@ class RunExecutor:
         for idx, step in enumerate(steps):
             if not await lease.owned():  # fencing: never start a step without the lease
                 raise LeaseLost(str(run_id))
+            if DRAINING.is_set():
+                raise Draining(str(run_id))
             async with self.sessions() as session:
                 status = await session.scalar(
                     select(WorkflowRun.status).where(WorkflowRun.id == run_id)
@@ -228,6 +242,7 @@ class RunExecutor:
                     "input": run_input,
                     "timeout_s": timeout_s,
                     "retries": retries,
+                    "owner": self.owner,
                 },
                 # every attempt, the backoffs between them (0.5 s doubling), and a margin
                 http_timeout=timeout_s * (retries + 1) + 0.5 * (2**retries - 1) + 10,

@@ -50,6 +50,9 @@ class CoordinationModule(Module):
         module, op = STEP_TARGETS[request.type]
         model = self.registry[module][op]
         payload = step_payload(model, request.params, request.input)
+        payload.pop("owner", None)  # the run's owner, never one from params or input
+        if request.owner and "owner" in model.model_fields:
+            payload["owner"] = str(request.owner)
         started = time.perf_counter()
         attempt = 0
         while True:

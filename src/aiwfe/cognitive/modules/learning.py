@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from aiwfe.cognitive.base import CognitiveError, Module
@@ -104,6 +104,7 @@ class LearningModule(Module):
             comment=request.comment,
             tags=request.tags,
             run_id=request.run_id,
+            owner_id=request.owner,
         )
         try:
             async with self.resources.sessions() as session, session.begin():
@@ -117,6 +118,10 @@ class LearningModule(Module):
             query = select(Feedback.subject, Feedback.outcome, Feedback.rating, Feedback.tags)
             if request.subject:
                 query = query.where(Feedback.subject == request.subject)
+            # Owner set: that user's feedback and runs only; None: everyone's (admins).
+            mine = WorkflowRun.owner_id == request.owner if request.owner else true()
+            if request.owner:
+                query = query.where(Feedback.owner_id == request.owner)
             rows = [
                 FeedbackRow(s, o, r, tuple(t or ())) for s, o, r, t in await session.execute(query)
             ]
@@ -128,12 +133,15 @@ class LearningModule(Module):
                     func.avg(
                         func.extract("epoch", WorkflowRun.finished_at - WorkflowRun.started_at)
                     ),
-                ).group_by(WorkflowRun.name, WorkflowRun.status)
+                )
+                .where(mine)
+                .group_by(WorkflowRun.name, WorkflowRun.status)
             )
             step_rows = await session.execute(
-                select(WorkflowStep.type, WorkflowStep.status, func.count()).group_by(
-                    WorkflowStep.type, WorkflowStep.status
-                )
+                select(WorkflowStep.type, WorkflowStep.status, func.count())
+                .join(WorkflowRun, WorkflowRun.id == WorkflowStep.run_id)
+                .where(mine)
+                .group_by(WorkflowStep.type, WorkflowStep.status)
             )
             runs: dict[str, dict[str, Any]] = defaultdict(lambda: {"by_status": {}})
             for name, status, count, duration in run_rows:

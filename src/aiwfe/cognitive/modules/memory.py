@@ -3,8 +3,9 @@
 Phase 1: the LLM extracts standalone facts from the input text.
 Phase 2: each fact is embedded and stored in the vector store, then its metadata (text,
 source, tags, namespace) goes to Postgres; recall only returns facts whose metadata exists.
-Fact ids are content-derived (uuid5 of namespace + fact), so ingesting the same text twice
-stores nothing new: retried workflow steps stay idempotent.
+Fact ids are content-derived (uuid5 of owner + namespace + fact), so ingesting the same text
+twice stores nothing new: retried workflow steps stay idempotent. Every fact belongs to the
+request's `owner`; recall with an owner finds only that owner's facts (None: everyone's).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from aiwfe.core.providers.vectors import VectorFilter
 _FACT_NS = uuid.UUID("6f1c3c1e-5b0a-4a59-9a63-2b1f1f7b9e10")
 
 
-def fact_id(namespace: str, fact: str) -> uuid.UUID:
-    return uuid.uuid5(_FACT_NS, f"{namespace}\x00{' '.join(fact.lower().split())}")
+def fact_id(namespace: str, fact: str, owner: uuid.UUID | None = None) -> uuid.UUID:
+    scope = f"{owner}\x00{namespace}" if owner else namespace  # owner-less: ids as before
+    return uuid.uuid5(_FACT_NS, f"{scope}\x00{' '.join(fact.lower().split())}")
 
 
 async def _measured(operation: str, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -75,8 +77,10 @@ class MemoryModule(Module):
         res = self.resources
         facts = await res.llm.extract_facts(request.text, request.max_facts)
         facts = list(dict.fromkeys(f.strip() for f in facts if f.strip()))
-        source_id = uuid.uuid5(_FACT_NS, f"{request.namespace}\x00source\x00{request.text}")
-        ids = [fact_id(request.namespace, fact) for fact in facts]
+        scope = f"{request.owner}\x00{request.namespace}" if request.owner else request.namespace
+        source_id = uuid.uuid5(_FACT_NS, f"{scope}\x00source\x00{request.text}")
+        ids = [fact_id(request.namespace, fact, request.owner) for fact in facts]
+        owner = str(request.owner) if request.owner else None
         stored = 0
         if facts:
             vectors = await res.embeddings.embed(facts)
@@ -86,6 +90,7 @@ class MemoryModule(Module):
                     "tags": request.tags,
                     "meta": request.metadata,
                     "text": fact,
+                    **({"owner": owner} if owner else {}),
                 }
                 for fact in facts
             ]
@@ -96,6 +101,7 @@ class MemoryModule(Module):
             rows = [
                 {
                     "id": i,
+                    "owner_id": request.owner,
                     "namespace": request.namespace,
                     "text": fact,
                     "source_id": source_id,
@@ -130,15 +136,17 @@ class MemoryModule(Module):
                 namespace=request.namespace,
                 tags=tuple(request.tags),
                 where=tuple(sorted(request.where.items())),
+                owner=str(request.owner) if request.owner else None,
             ),
         )
         hits = [h for h in hits if h.score >= request.min_score]
         if not hits:
             return RecallResponse(items=[])
+        query = select(Memory).where(Memory.id.in_([h.id for h in hits]))
+        if request.owner is not None:
+            query = query.where(Memory.owner_id == request.owner)
         async with res.sessions() as session:
-            rows = (
-                await session.execute(select(Memory).where(Memory.id.in_([h.id for h in hits])))
-            ).scalars()
+            rows = (await session.execute(query)).scalars()
             by_id = {row.id: row for row in rows}
         items = [
             RecalledFact(

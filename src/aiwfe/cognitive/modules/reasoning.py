@@ -3,6 +3,7 @@ LLM rationale) and memory-grounded chat."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiwfe.cognitive.base import CognitiveError, Module, Transport
@@ -71,11 +72,15 @@ class ReasoningModule(Module):
         self.op("decide", DecideRequest, self.decide)
         self.op("chat", ChatRequest, self.chat)
 
-    async def _recall(self, query: str, namespace: str, limit: int) -> list[dict[str, Any]]:
+    async def _recall(
+        self, query: str, namespace: str, limit: int, owner: uuid.UUID | None
+    ) -> list[dict[str, Any]]:
+        """The caller's memories (owner None: everyone's, for admins)."""
+        payload = {"query": query, "namespace": namespace, "limit": limit}
+        if owner is not None:
+            payload["owner"] = str(owner)
         try:
-            result = await self.transport.call(
-                "memory", "recall", {"query": query, "namespace": namespace, "limit": limit}
-            )
+            result = await self.transport.call("memory", "recall", payload)
         except CognitiveError as exc:
             if exc.status == 404:
                 return []
@@ -85,7 +90,7 @@ class ReasoningModule(Module):
     async def decide(self, request: DecideRequest) -> DecideResponse:
         memories: list[dict[str, Any]] = []
         if request.use_memory:
-            memories = await self._recall(request.question, request.namespace, 10)
+            memories = await self._recall(request.question, request.namespace, 10, request.owner)
         ranked = score_options(request.options, request.criteria, request.question)
         ranking = []
         for name, score, breakdown in ranked:
@@ -119,7 +124,9 @@ class ReasoningModule(Module):
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         memories = (
-            await self._recall(request.message, request.namespace, 5) if request.use_memory else []
+            await self._recall(request.message, request.namespace, 5, request.owner)
+            if request.use_memory
+            else []
         )
         context = "\n".join(f"- {m['text']}" for m in memories)
         prompt = (f"Known facts:\n{context}\n\n" if context else "") + request.message

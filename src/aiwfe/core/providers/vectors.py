@@ -50,6 +50,7 @@ class VectorFilter:
     namespace: str
     tags: tuple[str, ...] = ()  # any of these tags
     where: tuple[tuple[str, Any], ...] = ()  # metadata equality
+    owner: str | None = None  # payload["owner"]; None: every owner's
 
 
 class VectorStore(ABC):
@@ -156,6 +157,10 @@ class QdrantStore(VectorStore):
             must.append(
                 models.FieldCondition(key=f"meta.{key}", match=models.MatchValue(value=value))
             )
+        if flt.owner is not None:
+            must.append(
+                models.FieldCondition(key="owner", match=models.MatchValue(value=flt.owner))
+            )
         response = await self.client.query_points(
             self.collection,
             query=vector,
@@ -235,6 +240,9 @@ class PgVectorStore(VectorStore):
         if flt.where:
             clauses.append("payload->'meta' @> CAST(:where AS jsonb)")
             params["where"] = json.dumps(dict(flt.where))
+        if flt.owner is not None:
+            clauses.append("payload->>'owner' = :owner")
+            params["owner"] = flt.owner
         where = " AND ".join(clauses)  # fixed clause strings; values are bound parameters
         sql = f"SELECT id, 1 - (embedding <=> CAST(:q AS vector)) AS score, payload FROM memory_vectors WHERE {where} ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k"  # noqa: E501, S608
         async with self.engine.connect() as conn:

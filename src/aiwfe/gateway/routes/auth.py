@@ -12,21 +12,19 @@ from starlette.concurrency import run_in_threadpool
 from aiwfe.core import auth
 from aiwfe.core.models import User
 from aiwfe.gateway.deps import ERRORS, Caller, Rt, Session
+from aiwfe.gateway.limits import Saturated
 from aiwfe.gateway.schemas import LoginRequest, Me, Problem, TokenResponse
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-async def _attempts(rt: Rt, client: str) -> tuple[int, int]:
-    """Count one login attempt of `client`: (attempts in the window, seconds left of it)."""
-    key = f"aiwfe:ratelimit:login:{client}"
-    # Fixed window, atomic: the key is created with its expiry, then counted.
-    async with rt.redis.pipeline(transaction=True) as pipe:
-        pipe.set(key, 0, ex=rt.settings.login_rate_window_seconds, nx=True)
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, attempts, ttl = await pipe.execute()
-    return attempts, ttl
+def too_many(seconds: int) -> JSONResponse:
+    retry = max(1, int(seconds))
+    return JSONResponse(
+        {"detail": f"too many login attempts, retry in {retry}s"},
+        status_code=429,
+        headers={"Retry-After": str(retry)},
+    )
 
 
 @router.post(
@@ -35,22 +33,32 @@ async def _attempts(rt: Rt, client: str) -> tuple[int, int]:
     responses={401: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}},
 )
 async def login(body: LoginRequest, request: Request, session: Session, rt: Rt) -> Any:
-    """Exchange username and password for a JWT. Rate-limited per client address."""
+    """Exchange username and password for a JWT. Limited per client address (the peer, or
+    X-Forwarded-For from AIWFE_TRUSTED_PROXIES) and per username (failed attempts)."""
     settings = rt.settings
-    attempts, ttl = await _attempts(rt, request.client.host if request.client else "unknown")
-    limit = int(rt.config.get("login_rate_limit", settings.login_rate_limit))
-    if attempts > limit:
-        retry = max(1, int(ttl))
-        return JSONResponse(
-            {"detail": f"too many login attempts, retry in {retry}s"},
-            status_code=429,
-            headers={"Retry-After": str(retry)},
-        )
+    limiter = rt.login_limiter
+    client = request.client.host if request.client else "unknown"
+    attempts, ttl = await limiter.count(f"ip:{client}")
+    if attempts > int(rt.config.get("login_rate_limit", settings.login_rate_limit)):
+        return too_many(ttl)
+    user_key = f"user:{body.username.lower()}"
+    failures, ttl = await limiter.count(user_key, add=False)
+    if failures >= settings.login_user_rate_limit:
+        return too_many(ttl)
     user = await session.scalar(select(User).where(User.username == body.username))
-    ok = await run_in_threadpool(
-        auth.verify_password, user.password_hash if user else None, body.password
-    )
+    try:
+        async with rt.hash_slots.slot():
+            ok = await run_in_threadpool(
+                auth.verify_password, user.password_hash if user else None, body.password
+            )
+    except Saturated:
+        return JSONResponse(
+            {"detail": "too many logins at once, retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
     if not user or not ok or not user.is_active:
+        await limiter.count(user_key)
         raise HTTPException(401, "invalid username or password")
     who = auth.Principal(user.id, user.username, user.is_admin)
     key = request.app.state.signing_key

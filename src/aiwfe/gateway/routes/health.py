@@ -24,7 +24,9 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"model": Problem}})
 async def ready(rt: Rt) -> Any:
-    """Readiness: database, Redis and cognitive-services reachable."""
+    """Readiness is what this pod needs to serve (the database: login, runs, the UI's data).
+    Redis or cognitive-services down leaves it ready but `degraded`: the checks name them,
+    and only the features needing them answer 503."""
     checks: dict[str, str] = {}
 
     async def check(name: str, probe: Any) -> None:
@@ -50,7 +52,9 @@ async def ready(rt: Rt) -> Any:
         check("redis", rt.redis.ping),
         check("cognitive", cognitive_probe),
     )
-    if all(v == "ok" for v in checks.values()):
-        return {"status": "ready", "checks": checks}
     failed = ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
-    return JSONResponse({"detail": f"not ready: {failed}", "checks": checks}, status_code=503)
+    if checks["database"] != "ok":
+        return JSONResponse({"detail": f"not ready: {failed}", "checks": checks}, status_code=503)
+    if failed:
+        return {"status": "degraded", "detail": f"degraded: {failed}", "checks": checks}
+    return {"status": "ready", "checks": checks}

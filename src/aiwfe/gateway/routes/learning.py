@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from aiwfe.cognitive.schemas import FeedbackRequest, FeedbackResponse, StatsRequest
-from aiwfe.gateway.deps import FORWARD_ERRORS, Caller, Rt, Session, load_run, writable
+from aiwfe.gateway.deps import FORWARD_ERRORS, Caller, Rt, Session, load_run, scoped, writable
 
 router = APIRouter(prefix="/api/v1", tags=["learning"], responses=FORWARD_ERRORS)
 
@@ -22,13 +22,14 @@ async def feedback(body: FeedbackRequest, caller: Caller, session: Session, rt: 
     """Feedback on an outcome; feeds the learning statistics."""
     if body.run_id is not None:
         await load_run(session, body.run_id, caller)
-    return await rt.forward("learning", "feedback", body)
+    return await rt.forward("learning", "feedback", scoped(body, caller, write=True))
 
 
 @router.get("/learning/stats")
 async def learning_stats(
-    _: Caller,
+    caller: Caller,
     rt: Rt,
     subject: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
 ) -> Any:
-    return await rt.forward("learning", "stats", StatsRequest(subject=subject))
+    """Statistics over the caller's own feedback and runs (an admin's: everyone's)."""
+    return await rt.forward("learning", "stats", scoped(StatsRequest(subject=subject), caller))
