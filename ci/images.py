@@ -140,6 +140,25 @@ def parts() -> list[Part]:
 
 # Air-gapped parts that were tried and do not build; filled from AIWFE_AIRGAP_SKIP too
 # (comma-separated part names) so a slow or broken source build can be switched off.
+DEGRADED_ENV = "AIWFE_ALLOW_DEGRADED_IMAGES"
+
+
+def degraded_allowed(env: dict[str, str] | None = None) -> tuple[bool, str]:
+    """May an image whose source build failed still be built without that program?
+
+    No by default and always under CI=true: a failed Loki, Jaeger or Ollama build fails the
+    images tier, naming the log. Locally AIWFE_ALLOW_DEGRADED_IMAGES=1 opts in to the image
+    without the program (labelled and reported as missing). Returns (allowed, why)."""
+    env = os.environ if env is None else env
+    opted = env.get(DEGRADED_ENV, "").strip().lower() in {"1", "true", "yes"}
+    in_ci = env.get("CI", "").strip().lower() in {"1", "true", "yes"}
+    if opted and in_ci:
+        return False, f"{DEGRADED_ENV}=1 is ignored when CI=true: CI never ships a degraded image"
+    if opted:
+        return True, f"{DEGRADED_ENV}=1: the image is built without the program"
+    return False, f"set {DEGRADED_ENV}=1 to build the image without it locally"
+
+
 def airgap_skipped() -> dict[str, str]:
     skipped: dict[str, str] = {}
     for name in filter(None, os.environ.get("AIWFE_AIRGAP_SKIP", "").split(",")):
@@ -231,6 +250,7 @@ class Build:
     tag: str
     missing_parts: dict[str, str] = field(default_factory=dict)  # part -> reason
     source_parts: dict[str, str] = field(default_factory=dict)  # part -> from-source stage
+    failed_parts: dict[str, str] = field(default_factory=dict)  # part -> why (image not built)
 
 
 def stage_python_context() -> Path:
@@ -445,8 +465,9 @@ def build_sources(docker: Path, builds: list[Build]) -> Callable[[], dict[str, d
 
     Air-gapped: build every program's from-source stage first, several at once (they are
     independent and mostly waiting on one another's compilers). A stage that fails or runs out
-    of time is switched to its `<part>-unavailable` stage and recorded with the reason, so its
-    image still builds with everything else and says what it lacks."""
+    of time fails its image (and the tier) unless degraded images are allowed (see
+    degraded_allowed): then it is switched to its `<part>-unavailable` stage and recorded
+    with the reason, so its image still builds with everything else and says what it lacks."""
     jobs = [(build, part, stage) for build in builds for part, stage in build.source_parts.items()]
     if not jobs:
         return dict
@@ -472,22 +493,45 @@ def build_sources(docker: Path, builds: list[Build]) -> Callable[[], dict[str, d
 
 
 def _apply_source_outcomes(
-    jobs: list[tuple[Build, str, str]], outcomes: list[tuple[int, float, Path]]
+    jobs: list[tuple[Build, str, str]],
+    outcomes: list[tuple[int, float, Path]],
+    policy: tuple[bool, str] | None = None,
 ) -> dict[str, dict[str, float]]:
+    allowed, policy_why = degraded_allowed() if policy is None else policy
     seconds: dict[str, dict[str, float]] = {}
     for (build, part, _stage), (code, took, log) in zip(jobs, outcomes, strict=True):
         seconds.setdefault(build.name, {})[part] = took
         if code == 0:
             continue
-        arg = next(p.build_arg for p in parts() if p.name == part)
-        build.args[arg] = f"{part}-unavailable"
-        del build.source_parts[part]
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
         errors = [ln for ln in lines if "error" in ln.lower()] or lines
         why = "did not finish in time" if code == 124 else f"failed: {errors[-1].strip()[:300]}"
-        build.missing_parts[part] = f"air-gapped source build {why} (log: {log})"
-        echo(f"{part}: {build.missing_parts[part]}")
+        why = f"air-gapped source build {why} (log: {log})"
+        if not allowed:
+            build.failed_parts[part] = f"{why}; {policy_why}"
+            echo(f"{part}: {build.failed_parts[part]}")
+            continue
+        arg = next(p.build_arg for p in parts() if p.name == part)
+        build.args[arg] = f"{part}-unavailable"
+        del build.source_parts[part]
+        build.missing_parts[part] = why
+        echo(f"{part}: {why}; {policy_why}")
     return seconds
+
+
+def failed_source_result(build: Build, mode: str, source_seconds: dict[str, float]) -> dict:
+    """The report entry of an image not built because a source build of it failed."""
+    return {
+        "image": build.tag,
+        "name": build.name,
+        "mode": mode,
+        "seconds": None,
+        "status": "failed",
+        "missing_parts": build.missing_parts,
+        "failed_parts": build.failed_parts,
+        "source_seconds": source_seconds,
+        "error_tail": [f"{part}: {why}" for part, why in build.failed_parts.items()],
+    }
 
 
 def build_one(
@@ -572,6 +616,15 @@ def table(results: list[dict], mode: str, reason: str) -> str:
         lines += ["", "not buildable in this mode (the image ships without it; its role fails):"]
         for image, part, why in missing:
             lines.append(f"  - {part} (in {image}): {why}")
+    failed = [
+        (item["name"], p, why)
+        for item in results
+        for p, why in (item.get("failed_parts") or {}).items()
+    ]
+    if failed:
+        lines += ["", "source builds that failed (their images were not built):"]
+        for image, part, why in failed:
+            lines.append(f"  - {part} (in {image}): {why}")
     return "\n".join(lines)
 
 
@@ -638,6 +691,9 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
             failed_base = True
     source_seconds = wait_for_sources()
     for build in waiting:
+        if build.failed_parts:
+            results.append(failed_source_result(build, mode, source_seconds.get(build.name, {})))
+            continue
         results.append(build_one(docker, build, mode, source_seconds.get(build.name)))
     order = {name: i for i, name in enumerate(("python-base", *ALL_IMAGES))}
     results.sort(key=lambda item: order[item["name"]])
