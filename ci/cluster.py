@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ci import docker_engine, kind_docker_shim, pins
+from ci import docker_engine, kind_docker_shim, pins, progress
 from ci.paths import TOOLS_BIN, cache_dir, env_with_tools, logs_dir
 from ci.proc import echo
 
@@ -247,6 +247,10 @@ def gateway_port_published(name: str, env: dict[str, str]) -> bool:
     return proc.returncode == 0 and f"127.0.0.1:{GATEWAY_NODE_PORT}" in proc.stdout
 
 
+def mode_key(offline: bool) -> str:
+    return "airgap" if offline else "online"
+
+
 def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
     """Create the cluster, or reuse it when it runs the wanted image and its API answers."""
     env = base_env(env)
@@ -270,7 +274,10 @@ def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
     cmd += ["--kubeconfig", str(kubeconfig), "--wait", CREATE_WAIT, "--config", "-", "-v", "1"]
     echo(f"kind create cluster --name {name} --image {image} (shim: {use_shim}); log: {log}")
     started = time.monotonic()
-    with log.open("w") as handle:
+    with (
+        log.open("w") as handle,
+        progress.step(f"kind create cluster {name}", key=f"cluster-create-{mode_key(offline)}"),
+    ):
         proc = subprocess.run(
             cmd,
             env=env,

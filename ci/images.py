@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ci import pins, rootfs
+from ci import pins, progress, rootfs
 from ci.paths import BUILD, CHART, REPO, logs_dir
 from ci.proc import echo
 
@@ -420,9 +420,15 @@ def docker_client() -> Path:
 
 
 def docker_build(
-    docker: Path, build: Build, log: Path, extra: list[str], timeout: float | None = None
+    docker: Path,
+    build: Build,
+    log: Path,
+    extra: list[str],
+    timeout: float | None = None,
+    step: tuple[str, str, int, int] | None = None,
 ) -> tuple[int, float]:
-    """Run one BuildKit build (niced, log to file); returns (exit code, seconds)."""
+    """Run one BuildKit build (niced, log to file); returns (exit code, seconds).
+    `step` = (label, key, k, n) shows its progress (ci/progress.py)."""
     cmd = [str(docker), "build", "--progress=plain", "-f", str(build.dockerfile), *extra]
     for key, value in build.args.items():
         cmd += ["--build-arg", f"{key}={value}"]
@@ -432,7 +438,8 @@ def docker_build(
     cmd.append(str(build.context))
     env = dict(os.environ, DOCKER_BUILDKIT="1")
     started = time.monotonic()
-    with log.open("w") as handle:
+    label, key, k, n = step or (f"docker build {build.tag}", f"image-{build.name}", 1, 1)
+    with log.open("w") as handle, progress.step(label, key=key, k=k, n=n):
         handle.write("$ " + " ".join(cmd) + "\n")
         handle.flush()
         try:
@@ -476,8 +483,10 @@ def build_sources(docker: Path, builds: list[Build]) -> Callable[[], dict[str, d
         build, part, stage = job
         log = logs_dir() / f"image-{build.name}-{part}.log"
         echo(f"building {part} from source for {build.name} (stage {stage}; log: {log})")
+        k = jobs.index(job) + 1
+        step = (f"source build of {part}", f"source-{part}", k, len(jobs))
         code, took = docker_build(
-            docker, build, log, ["--target", stage], timeout=source_build_timeout()
+            docker, build, log, ["--target", stage], timeout=source_build_timeout(), step=step
         )
         echo(f"{part}: {'built' if code == 0 else 'FAILED'} from source in {took:.0f}s")
         return code, took, log
@@ -535,7 +544,12 @@ def failed_source_result(build: Build, mode: str, source_seconds: dict[str, floa
 
 
 def build_one(
-    docker: Path, build: Build, mode: str, source_seconds: dict[str, float] | None = None
+    docker: Path,
+    build: Build,
+    mode: str,
+    source_seconds: dict[str, float] | None = None,
+    k: int = 1,
+    n: int = 1,
 ) -> dict:
     started = time.monotonic()
     source_seconds = source_seconds or {}
@@ -544,7 +558,8 @@ def build_one(
     extra = ["-t", build.tag, "--label", f"io.aiwfe.source-mode={mode}"]
     for part in build.missing_parts:
         extra += ["--label", f"io.aiwfe.missing.{part}=not buildable {mode}"]
-    code, _ = docker_build(docker, build, log, extra)
+    step = (f"image {build.tag}", f"image-{build.name}-{mode}", k, n)
+    code, _ = docker_build(docker, build, log, extra, step=step)
     seconds = round(time.monotonic() - started, 1)
     result = {
         "image": build.tag,
@@ -685,7 +700,7 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
                 }
             )
             continue
-        result = build_one(docker, build, mode)
+        result = build_one(docker, build, mode, k=len(results) + 1, n=len(builds))
         results.append(result)
         if build.name == "python-base" and result["status"] != "built":
             failed_base = True
@@ -694,7 +709,8 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
         if build.failed_parts:
             results.append(failed_source_result(build, mode, source_seconds.get(build.name, {})))
             continue
-        results.append(build_one(docker, build, mode, source_seconds.get(build.name)))
+        step = {"k": len(results) + 1, "n": len(builds)}
+        results.append(build_one(docker, build, mode, source_seconds.get(build.name), **step))
     order = {name: i for i, name in enumerate(("python-base", *ALL_IMAGES))}
     results.sort(key=lambda item: order[item["name"]])
     total = round(time.monotonic() - started, 1)
