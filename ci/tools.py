@@ -70,6 +70,23 @@ def find_on_path(pin: pins.ToolPin, search_path: str | None = None) -> Path | No
     return None
 
 
+def go_env(extra: dict[str, str] | None = None, flags: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment of every Go build on this host (the tools here, the node image's
+    Kubernetes and helpers in ci/nodeimage): ONE module and build cache, under the machine
+    cache (<cache>/go/mod, <cache>/go/build), so an empty AIWFE_CACHE_DIR is a cold start and
+    the builds reuse each other's modules and packages. GOCACHE/GOMODCACHE set by the user
+    win. Module files stay writable (-modcacherw) so the cache can be removed with rm -rf.
+    `flags` are added to GOFLAGS; they change neither the binaries nor their cache keys."""
+    env = dict(os.environ)
+    env.setdefault("GOCACHE", str(cache_dir() / "go" / "build"))
+    env.setdefault("GOMODCACHE", str(cache_dir() / "go" / "mod"))
+    goflags = env.get("GOFLAGS", "").split()
+    goflags += [flag for flag in ("-modcacherw", *flags) if flag not in goflags]
+    env["GOFLAGS"] = " ".join(goflags)
+    env.update(extra or {})
+    return env
+
+
 def go_build(pin: pins.ToolPin, target: Path, k: int = 1, n: int = 1) -> None:
     """`go install module@version` into target's folder; errors name the log to read."""
     go = shutil.which("go")
@@ -81,7 +98,7 @@ def go_build(pin: pins.ToolPin, target: Path, k: int = 1, n: int = 1) -> None:
         )
     log = logs_dir() / f"build-{pin.name}-{pin.version}.log"
     with tempfile.TemporaryDirectory(prefix=f"gobin-{pin.name}-") as gobin:
-        env = dict(os.environ, GOBIN=gobin, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+        env = go_env({"GOBIN": gobin, "CGO_ENABLED": "0"}, flags=("-mod=mod",))
         ldflags = f"-s -w {pin.resolved_ldflags}".strip()
         cmd = [go, "install", "-trimpath", f"-ldflags={ldflags}", f"{pin.module}@{pin.version}"]
         echo(f"building {pin.name} {pin.version} with go install (log: {log})")
