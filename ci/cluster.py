@@ -1,6 +1,9 @@
 """The local kind cluster: create or reuse, delete, status; stock online, air-gapped offline.
 
-    python -m ci.cluster up | down | status | build-node-image
+    python -m ci.cluster up | down | status | build-node-image | node-image
+
+`node-image` provides the node image `up` will use (built air-gapped, pulled online) without
+creating a cluster: `.ci/run` starts it at the beginning, in the background.
 
 Online (a container registry answers), this is stock kind with the pinned stock node image.
 Air-gapped (no registry answers, or AIWFE_AIRGAP=1), the node image is built locally by
@@ -315,7 +318,7 @@ def status(name: str = NAME, env: dict[str, str] | None = None) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("up", "down", "status", "build-node-image"):
+    if not argv or argv[0] not in ("up", "down", "status", "build-node-image", "node-image"):
         print(__doc__, file=sys.stderr)
         return 2
     TOOLS_BIN.mkdir(parents=True, exist_ok=True)
@@ -329,6 +332,8 @@ def main(argv: list[str]) -> int:
         down()
     elif command == "status":
         print(json.dumps(status(), indent=2))
+    elif command == "node-image":
+        print(node_image(airgapped(), base_env()))
     else:
         from ci.nodeimage import build
 
