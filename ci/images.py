@@ -138,8 +138,6 @@ def parts() -> list[Part]:
     ]
 
 
-# Air-gapped parts that were tried and do not build; filled from AIWFE_AIRGAP_SKIP too
-# (comma-separated part names) so a slow or broken source build can be switched off.
 DEGRADED_ENV = "AIWFE_ALLOW_DEGRADED_IMAGES"
 
 
@@ -159,6 +157,8 @@ def degraded_allowed(env: dict[str, str] | None = None) -> tuple[bool, str]:
     return False, f"set {DEGRADED_ENV}=1 to build the image without it locally"
 
 
+# Air-gapped parts that were tried and do not build; filled from AIWFE_AIRGAP_SKIP too
+# (comma-separated part names) so a slow or broken source build can be switched off.
 def airgap_skipped() -> dict[str, str]:
     skipped: dict[str, str] = {}
     for name in filter(None, os.environ.get("AIWFE_AIRGAP_SKIP", "").split(",")):
