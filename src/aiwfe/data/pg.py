@@ -173,10 +173,19 @@ def dump_globals(settings: Settings, tools: PgTools, path: Path) -> None:
 
 
 def check_dump(tools: PgTools, path: Path) -> None:
-    """pg_restore --list reads the whole table of contents: a truncated or foreign file fails."""
+    """Read the whole archive (pg_restore to a discarded script): a truncated or foreign
+    file fails here, before anything is written. (--list alone reads only the table of
+    contents at the start of the file.)"""
     with path.open("rb") as handle:
         try:
-            _tool(tools, "pg_restore", ["--list"], {"PATH": "/usr/bin:/bin"}, stdin=handle)
+            _tool(
+                tools,
+                "pg_restore",
+                ["-f", "-"],
+                {"PATH": "/usr/bin:/bin"},
+                stdin=handle,
+                stdout=subprocess.DEVNULL,
+            )
         except RuntimeError as exc:
             raise Refusal(
                 f"{path.name} is not a readable pg_dump archive ({exc}): take a new backup"
