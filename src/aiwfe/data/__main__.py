@@ -86,7 +86,7 @@ def dispatch(args: argparse.Namespace, scratch: Path) -> Any:
     target = open_target(args.target)
     if cmd in ("export", "backup"):
         started = time.monotonic()
-        manifest = ops.export(settings, target, tools, args.quiesced, scratch)
+        manifest = ops.export(settings, target, tools, args.quiesced, scratch, log=_log)
         size = sum(f["size"] for f in manifest["files"].values())
         return {
             "bundle": manifest["bundle"],

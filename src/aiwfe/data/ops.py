@@ -6,6 +6,9 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,39 @@ async def _dump_consistent(settings: Settings, tools: PgTools, path: Path) -> di
         await conn.close()
 
 
+@contextmanager
+def step(log: Any, name: str) -> Iterator[None]:
+    """Log how long one step took (the bench reads these lines)."""
+    started = time.monotonic()
+    yield
+    log(f"step {name}: {time.monotonic() - started:.2f}s")
+
+
+def _export_vectors(
+    settings: Settings, folder: Path
+) -> tuple[vectors.Collection | None, list[str], dict[str, Any]]:
+    coll, points = vectors.read_points(settings)
+    if coll is None:
+        return None, [], {}
+    checksum = vectors.Checksum()
+
+    def counted() -> Iterator[vectors.Point]:
+        for point in points:
+            checksum.add(*point)
+            yield point
+
+    written = vectors.write_files(coll, counted(), folder / VEC_DIR)
+    paths = [str(p.relative_to(folder)) for p in written]
+    return coll, paths, vectors.summary(coll, checksum)
+
+
 def export(
-    settings: Settings, target: Target, tools: PgTools, quiesced: bool, scratch: Path
+    settings: Settings,
+    target: Target,
+    tools: PgTools,
+    quiesced: bool,
+    scratch: Path,
+    log: Any = print,
 ) -> dict[str, Any]:
     """Write a bundle; the manifest goes last. Returns the manifest."""
     bundle_id = bundle.new_id()
@@ -41,29 +75,15 @@ def export(
     for sub in (PG_DIR, "redis", VEC_DIR):
         (folder / sub).mkdir()
     files = [f"{PG_DIR}/globals.sql", f"{PG_DIR}/{settings.db_name}.dump", REDIS_FILE]
-    pg.dump_globals(settings, tools, folder / files[0])
-    pg_part = pg.run(lambda: _dump_consistent(settings, tools, folder / files[1]))
-    redis_info = redisdata.server_info(settings)
-    redis_fp = redisdata.export(settings, folder / REDIS_FILE)
-    coll, points = vectors.read_points(settings)
-    vec_fp: dict[str, Any] = {}
-    if coll is not None:
-        checksum = vectors.Checksum()
-
-        def counted() -> Any:
-            for point in points:
-                checksum.add(*point)
-                yield point
-
-        written = vectors.write_files(coll, counted(), folder / VEC_DIR)
-        files += [str(p.relative_to(folder)) for p in written]
-        vec_fp = {
-            "collection": coll.name,
-            "store": coll.store,
-            "count": checksum.count,
-            "config": {"dim": coll.dim, "distance": coll.distance},
-            "checksum": checksum.hexdigest(),
-        }
+    with step(log, "pg_dump + fingerprint"):
+        pg.dump_globals(settings, tools, folder / files[0])
+        pg_part = pg.run(lambda: _dump_consistent(settings, tools, folder / files[1]))
+    with step(log, "redis export"):
+        redis_info = redisdata.server_info(settings)
+        redis_fp = redisdata.export(settings, folder / REDIS_FILE)
+    with step(log, "vectors export"):
+        coll, vec_files, vec_fp = _export_vectors(settings, folder)
+    files += vec_files
     body = {
         "bundle": bundle_id,
         "quiesced": quiesced,
@@ -79,8 +99,9 @@ def export(
         "postgres": {"database": settings.db_name, "dump": files[1], "globals": files[0]},
         "fingerprints": {"postgres": pg_part["fingerprint"], "redis": redis_fp, "vectors": vec_fp},
     }
-    manifest = bundle.write_manifest(folder, files, body)
-    target.put(bundle_id, folder, [*files, manifest])
+    with step(log, "manifest (sha256) + upload"):
+        manifest = bundle.write_manifest(folder, files, body)
+        target.put(bundle_id, folder, [*files, manifest])
     return bundle.read_manifest(folder)
 
 
@@ -169,13 +190,19 @@ def load(
     """Restore a bundle into the install `settings` points at, verifying every component
     against the bundle's fingerprints right after loading it."""
     target.require(bundle_id)
-    folder = target.fetch(bundle_id, scratch)
-    manifest = bundle.require_intact(folder)
-    roles = preflight(settings, manifest, folder, tools, force, migrate)
+    with step(log, "fetch + sha256 check"):
+        folder = target.fetch(bundle_id, scratch)
+        manifest = bundle.require_intact(folder)
+    with step(log, "preflight (full dump read)"):
+        roles = preflight(settings, manifest, folder, tools, force, migrate)
     fps = manifest["fingerprints"]
-    created = pg.restore_globals(settings, tools, folder / manifest["postgres"]["globals"], roles)
-    pg.restore(settings, tools, folder / manifest["postgres"]["dump"], settings.db_name, force)
-    _check(bundle.compare_postgres(fps["postgres"], live_postgres(settings)))
+    with step(log, "pg_restore"):
+        created = pg.restore_globals(
+            settings, tools, folder / manifest["postgres"]["globals"], roles
+        )
+        pg.restore(settings, tools, folder / manifest["postgres"]["dump"], settings.db_name, force)
+    with step(log, "postgres fingerprint"):
+        _check(bundle.compare_postgres(fps["postgres"], live_postgres(settings)))
     log(
         f"postgres: restored and verified ({len(fps['postgres']['tables'])} tables, "
         f"{created} roles created)"
@@ -190,8 +217,9 @@ def load(
         run_migrations(settings)
         log("migrations: upgraded to head")
     if fps["vectors"]:
-        vectors.load(settings, fps["vectors"], folder / VEC_DIR, replace=force)
-        _check(bundle.compare_vectors(fps["vectors"], vectors.fingerprint(settings)))
+        with step(log, "vectors load + fingerprint"):
+            vectors.load(settings, fps["vectors"], folder / VEC_DIR, replace=force)
+            _check(bundle.compare_vectors(fps["vectors"], vectors.fingerprint(settings)))
         log(
             f"vectors: {fps['vectors']['store']} -> {settings.vector_store}, verified "
             f"({fps['vectors']['count']} points)"

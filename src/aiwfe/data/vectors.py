@@ -201,6 +201,11 @@ def fingerprint(settings: Settings) -> dict[str, Any]:
     checksum = Checksum()
     for point in points:
         checksum.add(*point)
+    return summary(coll, checksum)
+
+
+def summary(coll: Collection, checksum: Checksum) -> dict[str, Any]:
+    """A collection's fingerprint: exact count, config, checksum over the points."""
     return {
         "collection": coll.name,
         "store": coll.store,
