@@ -107,6 +107,11 @@ def drill(
     pg.check_dump(tools, folder / manifest["postgres"]["dump"])
     fps, suffix = manifest["fingerprints"], secrets.token_hex(4)
     db_map = {int(db): redis_base + i for i, db in enumerate(sorted(int(d) for d in fps["redis"]))}
+    if db_map and (redis_base < 0 or max(db_map.values()) > 15):
+        raise Refusal(
+            f"--redis-db {redis_base}: the drill needs {len(db_map)} scratch Redis database(s) "
+            "within 0-15; pass a lower --redis-db"
+        )
     busy = redisdata.non_empty(settings, list(db_map.values()))
     if busy:
         raise Refusal(
