@@ -23,8 +23,11 @@ BUCKET = "aiwfe-backups"
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with s3_server.running(tmp_path_factory.mktemp("s3")) as server:
         client = boto3.client(
-            "s3", endpoint_url=server.endpoint, region_name="us-east-1",
-            aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key,
+            "s3",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=server.access_key,
+            aws_secret_access_key=server.secret_key,
             config=Config(s3={"addressing_style": "path"}),
         )
         client.create_bucket(Bucket=BUCKET)
@@ -64,7 +67,8 @@ def test_backup_restore_drill_prune_through_s3(old_stack, s3, fresh_install) -> 
     second = json.loads(run_data(source, "backup").stdout)["bundle"]
     listing = json.loads(run_data(source, "list").stdout)
     assert [(r["bundle"], r["complete"], r["quiesced"]) for r in listing] == [
-        (bundle_id, True, True), (second, True, False)
+        (bundle_id, True, True),
+        (second, True, False),
     ]
     pruned = run_data(source, "prune", "--keep-last", "1")
     assert json.loads(pruned.stdout)["deleted"] == [bundle_id]
