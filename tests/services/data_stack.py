@@ -160,23 +160,27 @@ async def _seed_pg(dsn: dict[str, Any]) -> None:
             "('flags', 'new_ui', 'null'::jsonb, 'admin'), ('worker', 'max_steps', '75', 'admin')"
         )
         await conn.execute("UPDATE config_state SET version = 42")
-        # A table of the old deployment outside the app's schema: any table travels.
-        await conn.execute(
-            "CREATE TABLE compose_attachments (id bigserial PRIMARY KEY, blob bytea, "
-            "ratio double precision, amount numeric(20, 6), seen timestamptz, note text)"
-        )
-        for i in range(30):
-            await conn.execute(
-                "INSERT INTO compose_attachments (blob, ratio, amount, seen, note) "
-                "VALUES ($1, $2, $3, $4::text::timestamptz, $5)",
-                bytes(rng.getrandbits(8) for _ in range(64)) + b"\x00\xff",
-                None if i % 5 == 0 else rng.random() * 10 ** rng.randint(-30, 30),
-                None if i % 4 == 0 else rng.randint(0, 10**12) / 7,
-                None if i % 6 == 0 else "2024-02-29T23:59:59.123456+05:30",
-                None if i % 2 else f"note {i} 🎉",
-            )
+        await _seed_extras(conn, rng)
     finally:
         await conn.close()
+
+
+async def _seed_extras(conn: asyncpg.Connection, rng: random.Random) -> None:
+    # A table of the old deployment outside the app's schema: any table travels.
+    await conn.execute(
+        "CREATE TABLE compose_attachments (id bigserial PRIMARY KEY, blob bytea, "
+        "ratio double precision, amount numeric(20, 6), seen timestamptz, note text)"
+    )
+    for i in range(30):
+        await conn.execute(
+            "INSERT INTO compose_attachments (blob, ratio, amount, seen, note) "
+            "VALUES ($1, $2, $3, $4::text::timestamptz, $5)",
+            bytes(rng.getrandbits(8) for _ in range(64)) + b"\x00\xff",
+            None if i % 5 == 0 else rng.random() * 10 ** rng.randint(-30, 30),
+            None if i % 4 == 0 else rng.randint(0, 10**12) / 7,
+            None if i % 6 == 0 else "2024-02-29T23:59:59.123456+05:30",
+            None if i % 2 else f"note {i} 🎉",
+        )
 
 
 def memory_id(text: str) -> uuid.UUID:
