@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ci import services_env
 
 BIN = Path(sys.executable).parent
+# The HNSW graph of 100k x 384 needs ~200 MB; with the server default (64 MB) its build takes
+# tens of minutes on two cores. Seed and restore both get this much.
+WORK_MEM = "1GB"
 
 
 def install_env(services: services_env.ServicesEnv, database: str, dim: int) -> dict[str, str]:
@@ -40,6 +43,7 @@ def install_env(services: services_env.ServicesEnv, database: str, dim: int) -> 
         "AIWFE_EMBEDDING_DIM": str(dim),
         "AIWFE_DATA_PG_BINDIR": f"/usr/lib/postgresql/{services_env.PG_MAJOR}/bin",
         "AIWFE_DATA_EXEC_PREFIX": f"{services_env.CHROOT} {services.postgres.root}",
+        "AIWFE_DATA_MAINTENANCE_WORK_MEM": WORK_MEM,
     }
 
 
@@ -78,6 +82,7 @@ async def seed(env: dict[str, str], count: int, dim: int) -> None:
                     for i, v, t in zip(ids, vecs, texts, strict=True)
                 ],
             )
+        await conn.execute(f"SET maintenance_work_mem = '{WORK_MEM}'")
         await conn.execute(
             "CREATE INDEX ix_memory_vectors_embedding ON memory_vectors "
             "USING hnsw (embedding vector_cosine_ops)"

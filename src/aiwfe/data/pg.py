@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -204,8 +205,15 @@ def restore(settings: Settings, tools: PgTools, path: Path, database: str, clean
     ]
     if clean:
         args[:0] = ["--clean", "--if-exists"]
+    env = pg_env(settings, database)
+    # Index builds (HNSW over the vectors above all) are the slowest part of a restore; a
+    # graph that does not fit maintenance_work_mem builds many times slower. The server's
+    # memory limit decides what is safe, so it is a knob: AIWFE_DATA_MAINTENANCE_WORK_MEM.
+    work_mem = os.environ.get("AIWFE_DATA_MAINTENANCE_WORK_MEM", "")
+    if work_mem:
+        env["PGOPTIONS"] = f"-c maintenance_work_mem={work_mem}"
     with path.open("rb") as handle:
-        _tool(tools, "pg_restore", args, pg_env(settings, database), stdin=handle)
+        _tool(tools, "pg_restore", args, env, stdin=handle)
 
 
 def restore_globals(settings: Settings, tools: PgTools, path: Path, existing: set[str]) -> int:
