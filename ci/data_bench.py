@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -102,8 +101,8 @@ def data(env: dict[str, str], *args: str) -> tuple[float, str, str]:
     return took, result.stdout, result.stderr
 
 
-def steps(log: str, phase: str) -> list[tuple[str, float]]:
-    return [(f"{phase}: {m[1]}", float(m[2])) for m in re.finditer(r"step (.+): ([\d.]+)s", log)]
+def steps(out: str, phase: str) -> list[tuple[str, float]]:
+    return [(f"{phase}: {name}", secs) for name, secs in json.loads(out)["steps"].items()]
 
 
 def main() -> int:
@@ -127,14 +126,14 @@ def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -
     asyncio.run(seed(source, count, dim))
     print(f"seeded {count} memories ({dim}-dim vectors) in {time.monotonic() - started:.1f}s")
     target_dir = tmp / "bundles"
-    export_s, out, log = data(source, "--target", str(target_dir), "export")
+    export_s, out, _ = data(source, "--target", str(target_dir), "export")
     bundle_id = json.loads(out)["bundle"]
     sizes = {
         str(p.relative_to(target_dir / bundle_id)): p.stat().st_size
         for p in (target_dir / bundle_id).rglob("*")
         if p.is_file()
     }
-    timings = steps(log, "export")
+    timings = steps(out, "export")
     subprocess.run(
         [
             services_env.CHROOT,
@@ -154,8 +153,8 @@ def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -
     target = install_env(services, "restored", dim)
     services.redis.stop()  # a fresh, empty Redis for the target
     services.redis.start()
-    import_s, _, log = data(target, "--target", str(target_dir), "import", bundle_id)
-    timings += steps(log, "import")
+    import_s, out, _ = data(target, "--target", str(target_dir), "import", bundle_id)
+    timings += steps(out, "import")
     print(f"\nexport: {export_s:.1f}s   import (restore + verify): {import_s:.1f}s")
     print(f"bundle: {sum(sizes.values()) / 2**20:.1f} MiB")
     for name, size in sorted(sizes.items()):

@@ -85,17 +85,18 @@ def dispatch(args: argparse.Namespace, scratch: Path) -> Any:
         return checks.inventory(settings)
     target = open_target(args.target)
     if cmd in ("export", "backup"):
-        started = time.monotonic()
-        manifest = ops.export(settings, target, tools, args.quiesced, scratch, log=_log)
+        started, timings = time.monotonic(), {}
+        manifest = ops.export(settings, target, tools, args.quiesced, scratch, timings)
         size = sum(f["size"] for f in manifest["files"].values())
         return {
             "bundle": manifest["bundle"],
             "bytes": size,
             "seconds": round(time.monotonic() - started, 2),
+            "steps": timings,
             "target": target.description,
         }
     if cmd in ("import", "restore"):
-        started = time.monotonic()
+        started, timings = time.monotonic(), {}
         manifest = ops.load(
             settings,
             target,
@@ -105,8 +106,10 @@ def dispatch(args: argparse.Namespace, scratch: Path) -> Any:
             migrate=args.migrate,
             scratch=scratch,
             log=_log,
+            timings=timings,
         )
-        return {"restored": manifest["bundle"], "seconds": round(time.monotonic() - started, 2)}
+        seconds = round(time.monotonic() - started, 2)
+        return {"restored": manifest["bundle"], "seconds": seconds, "steps": timings}
     if cmd == "verify":
         return {
             "verified": checks.verify(target, args.bundle, scratch, settings if args.live else None)

@@ -36,11 +36,11 @@ async def _dump_consistent(settings: Settings, tools: PgTools, path: Path) -> di
 
 
 @contextmanager
-def step(log: Any, name: str) -> Iterator[None]:
-    """Log how long one step took (the bench reads these lines)."""
+def step(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record how long one step took (reported in the command's JSON; the bench reads it)."""
     started = time.monotonic()
     yield
-    log(f"step {name}: {time.monotonic() - started:.2f}s")
+    timings[name] = round(time.monotonic() - started, 2)
 
 
 def _export_vectors(
@@ -67,21 +67,22 @@ def export(
     tools: PgTools,
     quiesced: bool,
     scratch: Path,
-    log: Any = print,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Write a bundle; the manifest goes last. Returns the manifest."""
+    timings = {} if timings is None else timings
     bundle_id = bundle.new_id()
     folder = target.staging(bundle_id, scratch)
     for sub in (PG_DIR, "redis", VEC_DIR):
         (folder / sub).mkdir()
     files = [f"{PG_DIR}/globals.sql", f"{PG_DIR}/{settings.db_name}.dump", REDIS_FILE]
-    with step(log, "pg_dump + fingerprint"):
+    with step(timings, "pg_dump + fingerprint"):
         pg.dump_globals(settings, tools, folder / files[0])
         pg_part = pg.run(lambda: _dump_consistent(settings, tools, folder / files[1]))
-    with step(log, "redis export"):
+    with step(timings, "redis export"):
         redis_info = redisdata.server_info(settings)
         redis_fp = redisdata.export(settings, folder / REDIS_FILE)
-    with step(log, "vectors export"):
+    with step(timings, "vectors export"):
         coll, vec_files, vec_fp = _export_vectors(settings, folder)
     files += vec_files
     body = {
@@ -99,7 +100,7 @@ def export(
         "postgres": {"database": settings.db_name, "dump": files[1], "globals": files[0]},
         "fingerprints": {"postgres": pg_part["fingerprint"], "redis": redis_fp, "vectors": vec_fp},
     }
-    with step(log, "manifest (sha256) + upload"):
+    with step(timings, "manifest (sha256) + upload"):
         manifest = bundle.write_manifest(folder, files, body)
         target.put(bundle_id, folder, [*files, manifest])
     return bundle.read_manifest(folder)
@@ -186,22 +187,24 @@ def load(
     migrate: bool,
     scratch: Path,
     log: Any = print,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Restore a bundle into the install `settings` points at, verifying every component
     against the bundle's fingerprints right after loading it."""
+    timings = {} if timings is None else timings
     target.require(bundle_id)
-    with step(log, "fetch + sha256 check"):
+    with step(timings, "fetch + sha256 check"):
         folder = target.fetch(bundle_id, scratch)
         manifest = bundle.require_intact(folder)
-    with step(log, "preflight (full dump read)"):
+    with step(timings, "preflight (full dump read)"):
         roles = preflight(settings, manifest, folder, tools, force, migrate)
     fps = manifest["fingerprints"]
-    with step(log, "pg_restore"):
+    with step(timings, "pg_restore"):
         created = pg.restore_globals(
             settings, tools, folder / manifest["postgres"]["globals"], roles
         )
         pg.restore(settings, tools, folder / manifest["postgres"]["dump"], settings.db_name, force)
-    with step(log, "postgres fingerprint"):
+    with step(timings, "postgres fingerprint"):
         _check(bundle.compare_postgres(fps["postgres"], live_postgres(settings)))
     log(
         f"postgres: restored and verified ({len(fps['postgres']['tables'])} tables, "
@@ -217,7 +220,7 @@ def load(
         run_migrations(settings)
         log("migrations: upgraded to head")
     if fps["vectors"]:
-        with step(log, "vectors load + fingerprint"):
+        with step(timings, "vectors load + fingerprint"):
             vectors.load(settings, fps["vectors"], folder / VEC_DIR, replace=force)
             _check(bundle.compare_vectors(fps["vectors"], vectors.fingerprint(settings)))
         log(
