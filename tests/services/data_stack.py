@@ -25,7 +25,7 @@ import pytest
 import redis
 
 from ci import services_env
-from tests.services.stack import script
+from tests.services.support import script
 
 NAMESPACE = "legacy"
 # (text, tags, metadata): recalled after the move by the memory module.
