@@ -4,7 +4,7 @@ build: `npm ci` (skipped when ui/node_modules already matches package-lock.json)
        unit tests, then the type check and `vite build` into build/ui/dist.
 test:  build, make sure a Chromium is installed (Debian's `chromium` package via apt when
        root; Playwright never downloads a browser here), then run the end-to-end suite in
-       tests/ui: it starts real PostgreSQL and Redis (ci/services_env.py) and the gateway,
+       tests/ui: it starts real PostgreSQL and Redis (ci/env/services/) and the gateway,
        worker, cognitive-services and config-manager on loopback with
        AIWFE_STATIC_DIR=build/ui/dist, drives headless Chromium through Playwright and saves
        a screenshot of every page to build/ui/*.png.

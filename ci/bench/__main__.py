@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             mixed_concurrency=args.concurrency,
             warmup_requests=max(30, args.mixed_requests // 4),
         )
-        log("starting PostgreSQL (pgvector) and Redis from ci/services_env.py, migrating")
+        log("starting PostgreSQL (pgvector) and Redis from ci/env/services/, migrating")
         backing = topology.start_backing()
         try:
             if "topology" in parts:

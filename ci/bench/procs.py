@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from ci.services_env import free_port, wait_for_port
+from ci.env.services import free_port, wait_for_port
 
 LOG_DIR = Path("build/bench/logs")
 

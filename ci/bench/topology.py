@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci import services_env
 from ci.bench.load import Call, fetch, health_load, run_closed_loop
 from ci.bench.procs import Group, Sampler, Service, free_port, python_module
+from ci.env import services as services_env
 
 MODULES = ("coordination", "memory", "perception", "reasoning", "learning")
 TOPOLOGIES = ("consolidated", "split")
@@ -138,7 +138,7 @@ def step_calls() -> list[Call]:
 
 @dataclass
 class Backing:
-    """PostgreSQL + Redis from ci/services_env.py, migrated, with an admin user."""
+    """PostgreSQL + Redis from ci/env/services/, migrated, with an admin user."""
 
     env_vars: dict[str, str]
     services: services_env.ServicesEnv

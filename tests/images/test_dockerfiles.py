@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from ci import images, pins, rootfs
+from ci import pins
+from ci.images import base as rootfs
+from ci.images import build as images
 
 DOCKERFILES = sorted(images.IMAGES_DIR.glob("*/Dockerfile"))
 NAMES = [path.parent.name for path in DOCKERFILES]

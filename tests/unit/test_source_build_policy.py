@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ci import images
+from ci.images import build as images
 
 
 @pytest.mark.parametrize(

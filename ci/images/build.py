@@ -5,7 +5,7 @@
 
 Online, Dockerfiles start from upstream images (debian:<point>-slim, qdrant/qdrant, ...).
 Air-gapped (no container registry answers, or AIWFE_AIRGAP=1), the Debian base is made with
-debootstrap (ci/rootfs.py) and third-party programs come from Debian packages, PyPI and the Go
+debootstrap (ci/images/base.py) and third-party programs come from Debian packages, PyPI and the Go
 module proxy; programs that cannot be built that way are listed with the reason and the image
 ships without them (the role that would run them fails with a clear message), never with a
 stand-in. Every image is tagged aiwfe/<name>:<appVersion of charts/aiwfe/Chart.yaml>.
@@ -30,8 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ci import pins, progress, rootfs
+from ci import pins, progress
 from ci.components import FIRST_PARTY, THIRD_PARTY
+from ci.images import base as rootfs
 from ci.paths import BUILD, CHART, REPO, logs_dir
 from ci.proc import echo
 
@@ -407,7 +408,7 @@ def ca_bundle() -> str | None:
 
 
 def docker_client() -> Path:
-    from ci.docker_engine import ensure_engine
+    from ci.env.docker_engine import ensure_engine
 
     return ensure_engine().path
 

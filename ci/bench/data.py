@@ -1,8 +1,8 @@
 """Measure aiwfe-data: export and restore time and bundle size for a seeded install.
 
-    .nox/services/bin/python -m ci.data_bench [--memories 100000] [--dim 384]
+    .nox/services/bin/python -m ci.bench.data [--memories 100000] [--dim 384]
 
-Starts the harness's PostgreSQL 17 + pgvector and Redis (ci/services_env.py), migrates a
+Starts the harness's PostgreSQL 17 + pgvector and Redis (ci/env/services/), migrates a
 database to head, seeds N memories (a `memories` row and a `memory_vectors` row with a
 DIM-dimensional vector each), then times `aiwfe-data export` and `aiwfe-data import` into a
 fresh database and prints the per-step times the tool logs, the bundle size and the slowest
@@ -22,9 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ci import services_env
+from ci.env import services as services_env
 
 BIN = Path(sys.executable).parent
 # The HNSW graph of 100k x 384 needs ~200 MB; with the server default (64 MB) its build takes

@@ -26,7 +26,7 @@ BASE_REPOSITORY = "aiwfe-base/debian"
 
 # Same trims as Debian's official -slim images: no docs, man pages or translations.
 DPKG_EXCLUDES = """\
-# Written by ci/rootfs.py, as in Debian's -slim images.
+# Written by ci/images/base.py, as in Debian's -slim images.
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
 path-exclude /usr/share/man/*
@@ -38,7 +38,7 @@ path-exclude /usr/share/locale/*
 """
 
 APT_CONF = """\
-# Written by ci/rootfs.py: small images, no recommends, no stored package files.
+# Written by ci/images/base.py: small images, no recommends, no stored package files.
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";

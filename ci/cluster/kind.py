@@ -9,7 +9,7 @@ Online (a container registry answers), this is stock kind with the pinned stock 
 Air-gapped (no registry answers, or AIWFE_AIRGAP=1), the node image is built locally by
 ci/nodeimage and kind is pointed at it. Independently, when a probe shows that this host
 refuses `docker run --privileged` (it lacks CAP_SYS_RESOURCE), kind runs through the docker
-shim of ci/kind_docker_shim.py. The kubeconfig is written to <cache>/kubeconfig-<name>.
+shim of ci/cluster/kind_docker_shim.py. The kubeconfig is written to <cache>/kubeconfig-<name>.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ci import docker_engine, kind_docker_shim, pins, progress
+from ci import pins, progress
+from ci.cluster import kind_docker_shim
+from ci.env import docker_engine
 from ci.paths import TOOLS_BIN, cache_dir, env_with_tools, logs_dir
 from ci.proc import echo
 

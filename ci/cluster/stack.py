@@ -15,11 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from ci import cluster, components, progress
-from ci.images import REPORT as IMAGES_REPORT
+from ci import components, progress
+from ci.cluster import kind as cluster
+from ci.cluster.release import Release, ReleaseError
+from ci.images.build import REPORT as IMAGES_REPORT
 from ci.paths import TOOLS_BIN
 from ci.proc import echo
-from ci.release import Release, ReleaseError
 
 RELEASE = "aiwfe"
 NAMESPACE = "aiwfe"
@@ -117,7 +118,7 @@ def install(release: Release, values: list[str | Path], label: str) -> str:
 
 
 def up(extra_values: list[str]) -> int:
-    echo("nox -s up, step 1 of 4: images (ci/images.py)")
+    echo("nox -s up, step 1 of 4: images (ci/images/)")
     images = build_images()
     echo("nox -s up, step 2 of 4: kind cluster (node image built first when air-gapped)")
     kind = cluster.up()
@@ -143,7 +144,9 @@ def down() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ci.stack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ci.cluster.stack", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up_cmd = sub.add_parser("up", help="build, create the cluster, install the chart")
     up_cmd.add_argument("-f", "--values", action="append", default=[], help="extra values file")

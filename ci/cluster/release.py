@@ -1,6 +1,6 @@
 """Helm release operations on a cluster: install/upgrade, test, rollback, uninstall.
 
-Used by `nox -s up` (ci/stack.py) and the integration suite, so both drive the chart the way
+Used by `nox -s up` (ci/cluster/stack.py) and the integration suite, so both drive the chart the way
 a user does: `helm upgrade --install ./charts/aiwfe -f values/<profile>.yaml`.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ci import diagnostics
+from ci.cluster import diagnostics
 from ci.paths import CHART, VALUES_DIR
 from ci.proc import echo
 

@@ -9,8 +9,8 @@ when the package list changes) and runs the real server binaries from it with `c
 unprivileged users, listening on 127.0.0.1 only. Each test session gets its own data
 directory and free ports inside that rootfs, and everything is stopped afterwards.
 
-Needs root (debootstrap, chroot); `python -m ci.services_env provision` prepares the rootfs
-ahead of time, `python -m ci.services_env run` starts both servers until Ctrl-C.
+Needs root (debootstrap, chroot); `python -m ci.env.services provision` prepares the rootfs
+ahead of time, `python -m ci.env.services run` starts both servers until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ci import pins, proc
 from ci.paths import cache_dir
@@ -597,11 +595,7 @@ def main(argv: list[str]) -> int:
             services.stop()
         return 0
     print(
-        f"usage: python -m ci.services_env [provision|provision-old|run], not {command!r}",
+        f"usage: python -m ci.env.services [provision|provision-old|run], not {command!r}",
         file=sys.stderr,
     )
     return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

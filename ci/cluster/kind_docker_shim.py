@@ -120,10 +120,10 @@ def write_wrapper(real_docker: Path, python: str = sys.executable) -> Path:
     bindir.mkdir(parents=True, exist_ok=True)
     text = (
         "#!/bin/sh\n"
-        "# Written by ci/kind_docker_shim.py: kind's docker on hosts that refuse --privileged.\n"
+        "# Written by ci/cluster/kind_docker_shim.py: docker for kind where --privileged fails.\n"
         f'export {REAL_DOCKER_ENV}="${{{REAL_DOCKER_ENV}:-{real_docker}}}"\n'
         f'export PYTHONPATH="{REPO}${{PYTHONPATH:+:$PYTHONPATH}}"\n'
-        f'exec "{python}" -m ci.kind_docker_shim "$@"\n'
+        f'exec "{python}" -m ci.cluster.kind_docker_shim "$@"\n'
     )
     if not wrapper.exists() or wrapper.read_text() != text:
         tmp = wrapper.with_name("docker.tmp")
