@@ -19,12 +19,9 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ci import proc
 from ci.paths import BUILD, REPO
@@ -135,7 +132,7 @@ def test(pytest_args: list[str]) -> int:
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
     }
     cmd = [sys.executable, "-m", "pytest", "tests/ui", *pytest_args]
-    result = subprocess.run(cmd, cwd=REPO, env=env, check=False)
+    result = proc.run(cmd, cwd=REPO, env=env, check=False)
     shots = sorted(SCREENSHOTS.glob("*.png"))
     proc.echo(f"{len(shots)} screenshots in {SCREENSHOTS.relative_to(REPO)}/")
     for shot in shots:
@@ -156,7 +153,7 @@ def main(argv: list[str]) -> int:
             return 0
         if command == "test":
             return test(rest)
-    except subprocess.CalledProcessError as exc:
+    except proc.CalledProcessError as exc:
         proc.echo(f"failed ({exc.returncode}): {' '.join(map(str, exc.cmd))}")
         return exc.returncode or 1
     print(f"usage: python -m ci.ui build|test [pytest args], not {command!r}", file=sys.stderr)

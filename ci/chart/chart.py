@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from ci import components, pins
+from ci import components, pins, proc
 from ci.chart import schema as chart_schema
 from ci.paths import BUILD, CHART, REPO, VALUES_DIR, env_with_tools
 from ci.proc import echo, run
@@ -110,12 +109,12 @@ def helm_template_cmd(
 
 
 def render_text(profile: str = "default", **kwargs: Any) -> str:
-    result = subprocess.run(
+    result = proc.run(
         helm_template_cmd(profile, **kwargs),
-        capture_output=True,
-        text=True,
+        capture=True,
         env=env_with_tools(),
         check=False,
+        quiet=True,
     )
     if result.returncode != 0:
         raise RenderError(result.stderr.strip())
@@ -268,11 +267,10 @@ def crds() -> None:
     env = {**os.environ, "GOFLAGS": "-mod=mod"}
     for module, version, rel in CRD_SOURCES:
         info = json.loads(
-            subprocess.run(
+            proc.run(
                 ["go", "mod", "download", "-json", f"{module}@{version}"],
-                capture_output=True,
-                text=True,
-                check=True,
+                capture=True,
+                quiet=True,
                 env=env,
                 cwd=BUILD if BUILD.exists() else REPO,
             ).stdout

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from ci import components, progress
+from ci import components, proc, progress
 from ci.cluster import kind as cluster
 from ci.cluster.release import Release, ReleaseError
-from ci.images.build import REPORT as IMAGES_REPORT
+from ci.images.report import REPORT as IMAGES_REPORT
 from ci.paths import TOOLS_BIN
 from ci.proc import echo
 
@@ -29,10 +28,10 @@ GATEWAY_URL = f"http://127.0.0.1:{cluster.GATEWAY_NODE_PORT}"
 
 def build_images() -> list[str]:
     """Run the image build (cached, so fast when nothing changed); the tags it built."""
-    proc = subprocess.run([sys.executable, "-m", "ci.images", "build"], check=False)
+    result = proc.run([sys.executable, "-m", "ci.images", "build"], check=False)
     report = json.loads(IMAGES_REPORT.read_text()) if IMAGES_REPORT.exists() else {"images": []}
     built = [i["image"] for i in report["images"] if i.get("status") == "built"]
-    if proc.returncode != 0:
+    if result.returncode != 0:
         failed = [i["image"] for i in report["images"] if i.get("status") != "built"]
         raise SystemExit(f"image build failed for {', '.join(failed) or 'some images'}")
     return built

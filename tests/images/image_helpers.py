@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.images.build import FIRST_PARTY, REPORT
+from ci.components import FIRST_PARTY
+from ci.images.report import REPORT
 
 FIRST_PARTY_IMAGES = FIRST_PARTY
 MB = 1000 * 1000  # docker reports sizes in decimal megabytes
