@@ -122,6 +122,7 @@ def run_logged(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             input=input,
+            text=isinstance(input, str),
             stdin=stdin,
             stdout=handle,
             stderr=subprocess.STDOUT,
