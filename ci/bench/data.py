@@ -15,13 +15,13 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from ci import proc
 from ci.env import services as services_env
 
 BIN = Path(sys.executable).parent
@@ -90,8 +90,12 @@ async def seed(env: dict[str, str], count: int, dim: int) -> None:
 
 def data(env: dict[str, str], *args: str) -> tuple[float, str, str]:
     started = time.monotonic()
-    result = subprocess.run(
-        [str(BIN / "aiwfe-data"), *args], env=env, capture_output=True, text=True, check=False
+    result = proc.run(
+        [str(BIN / "aiwfe-data"), *args],
+        env=env,
+        capture=True,
+        check=False,
+        quiet=True,
     )
     took = time.monotonic() - started
     if result.returncode != 0:
@@ -118,7 +122,9 @@ def main() -> int:
 
 def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -> int:
     source = install_env(services, services.postgres.database, dim)
-    migrate = subprocess.run([str(BIN / "aiwfe-migrate")], env=source, capture_output=True)
+    migrate = proc.run(
+        [str(BIN / "aiwfe-migrate")], env=source, capture=True, check=False, quiet=True, text=False
+    )
     assert migrate.returncode == 0, migrate.stderr
     started = time.monotonic()
     asyncio.run(seed(source, count, dim))
@@ -132,7 +138,7 @@ def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -
         if p.is_file()
     }
     timings = steps(out, "export")
-    subprocess.run(
+    proc.run(
         [
             services_env.CHROOT,
             str(services.postgres.root),
@@ -146,7 +152,7 @@ def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -
             "restored",
         ],
         env={"PGPASSWORD": services.postgres.password, "PATH": "/usr/bin:/bin"},
-        check=True,
+        quiet=True,
     )
     target = install_env(services, "restored", dim)
     services.redis.stop()  # a fresh, empty Redis for the target

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci import proc
 from ci.bench.load import Call, fetch, health_load, run_closed_loop
 from ci.bench.procs import Group, Sampler, Service, free_port, python_module
 from ci.env import services as services_env
@@ -179,13 +179,13 @@ def start_backing() -> Backing:
         "PYTHONUNBUFFERED": "1",
     }
     try:
-        done = subprocess.run(
+        done = proc.run(
             python_module("aiwfe.migrate", "upgrade"),
             env=env,
-            capture_output=True,
-            text=True,
+            capture=True,
             timeout=300,
             check=False,
+            quiet=True,
         )
         if done.returncode != 0:
             raise RuntimeError(f"aiwfe-migrate upgrade failed:\n{done.stdout}\n{done.stderr}")

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+from ci import proc
 from ci.paths import cache_dir
 
 REAL_DOCKER_ENV = "AIWFE_REAL_DOCKER"
@@ -69,14 +69,12 @@ def split_global(args: list[str]) -> tuple[list[str], str | None, list[str]]:
 def image_command(real: str, image: str) -> list[str] | None:
     """The image's entrypoint + command, or None if `image` is not a local image."""
     fmt = "{{json .Config.Entrypoint}}|{{json .Config.Cmd}}"
-    proc = subprocess.run(
-        [real, "image", "inspect", "--format", fmt, image],
-        capture_output=True,
-        text=True,
+    inspect = proc.run(
+        [real, "image", "inspect", "--format", fmt, image], capture=True, check=False, quiet=True
     )
-    if proc.returncode != 0:
+    if inspect.returncode != 0:
         return None
-    entrypoint, cmd = (json.loads(part) or [] for part in proc.stdout.strip().split("|", 1))
+    entrypoint, cmd = (json.loads(part) or [] for part in inspect.stdout.strip().split("|", 1))
     return [*entrypoint, *cmd]
 
 
