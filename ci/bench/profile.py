@@ -140,14 +140,8 @@ def run(plan: Any, backing: Any, token: str, out: Path, log: Any = print) -> dic
     the bare app under `ab` on /api/health."""
     from ci.bench import gateway
     from ci.bench.load import health_load, run_closed_loop
-    from ci.bench.topology import (
-        TOPOLOGIES,
-        build,
-        check_mixed,
-        mixed_calls,
-        step_calls,
-        wait_ready,
-    )
+    from ci.bench.topology import TOPOLOGIES, build, wait_ready
+    from ci.bench.workload import check_mixed, mixed_calls, step_calls
 
     binary = py_spy()
     if binary is None:
