@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from image_helpers import FIRST_PARTY_IMAGES, MB, image_of, inspect, run
 
-from ci.images import ALL_IMAGES, THIRD_PARTY, chart_version
+from ci.components import THIRD_PARTY
+from ci.images.plan import ALL_IMAGES, chart_version
 
 SIZE_BUDGET = {name: 250 * MB for name in FIRST_PARTY_IMAGES} | {"data-platform": 600 * MB}
 # Compilers and build tools that must not reach a final stage.
