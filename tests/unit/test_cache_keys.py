@@ -25,10 +25,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_node_image_plan_key_tag_and_tarball(cache: Path):
     plan = Plan.from_pins()
-    assert plan.key == "4ef9698f0c8e"
-    assert plan.tag == "aiwfe.local/kind-node:v1.34.4-4ef9698f0c8e"
-    assert plan.tarball == cache / "nodeimage/kind-node-v1.34.4-4ef9698f0c8e.tar"
-    assert plan.userland_image == "aiwfe.local/airgap-userland:4ef9698f0c8e"
+    assert plan.key == "ec8044e2a9f8"
+    assert plan.tag == "aiwfe.local/kind-node:v1.34.4-ec8044e2a9f8"
+    assert plan.tarball == cache / "nodeimage/kind-node-v1.34.4-ec8044e2a9f8.tar"
+    assert plan.userland_image == "aiwfe.local/airgap-userland:ec8044e2a9f8"
 
 
 def test_node_image_rootfs_trees(cache: Path):
