@@ -247,13 +247,13 @@ async def identify(request: Request, token: str | None, api_key: str | None) -> 
     """The caller, from a user token or an API key (`X-API-Key: <key>`, or the key as the
     bearer token), with the role and state the database holds now: a deactivated user's
     tokens stop working at once, and a role change applies to the next request."""
-    rt = runtime(request)
     if api_key is None and token and token.startswith(auth.API_KEY_PREFIX):
         api_key, token = token, None
+    principal = None if api_key is not None else decode(request, token)
+    rt = runtime(request)
     try:
-        if api_key is not None:
-            return await _key_identity(rt, api_key)
-        principal = decode(request, token)
+        if principal is None:
+            return await _key_identity(rt, str(api_key))
         async with rt.sessions() as session:
             user = await session.get(User, principal.user_id)
     except (OSError, SQLAlchemyError) as exc:
