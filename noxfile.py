@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ci import docker_engine, tools
+from ci import docker_engine, lockinstall, tools
 from ci.paths import TOOLS_BIN, env_with_tools
 
 nox.needs_version = ">=2025.2.9"
@@ -21,22 +20,12 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "template", "unit"]
 nox.options.reuse_venv = "yes"
 
-PYPROJECT = nox.project.load_toml("pyproject.toml")
-
 
 def install(session: nox.Session, *groups: str, project: bool = False) -> None:
-    """Install dependency groups (and the aiwfe package) exactly as pinned in uv.lock."""
-    if shutil.which("uv"):
-        args = ["uv", "sync", "--frozen", "--no-default-groups", "--inexact"]
-        args += [f"--group={group}" for group in groups]
-        if not project:
-            args.append("--no-install-project")
-        session.run_install(*args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location})
-        return
-    for group in groups:  # no uv: resolve from pyproject ranges instead of the lock
-        session.install(*nox.project.dependency_groups(PYPROJECT, group))
-    if project:
-        session.install("-e", ".")
+    """Install dependency groups (and the aiwfe package) exactly as pinned in uv.lock, with
+    or without uv on PATH (ci/lockinstall.py)."""
+    for step in lockinstall.plan(session.virtualenv.location, groups, project=project):
+        session.run_install(*step.args, env=step.env, external=True)
 
 
 def provide_tools(session: nox.Session, *names: str) -> dict[str, str]:

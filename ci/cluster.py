@@ -1,6 +1,9 @@
 """The local kind cluster: create or reuse, delete, status; stock online, air-gapped offline.
 
-    python -m ci.cluster up | down | status | build-node-image
+    python -m ci.cluster up | down | status | build-node-image | node-image
+
+`node-image` provides the node image `up` will use (built air-gapped, pulled online) without
+creating a cluster: `.ci/run` starts it at the beginning, in the background.
 
 Online (a container registry answers), this is stock kind with the pinned stock node image.
 Air-gapped (no registry answers, or AIWFE_AIRGAP=1), the node image is built locally by
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ci import docker_engine, kind_docker_shim, pins
+from ci import docker_engine, kind_docker_shim, pins, progress
 from ci.paths import TOOLS_BIN, cache_dir, env_with_tools, logs_dir
 from ci.proc import echo
 
@@ -247,6 +250,10 @@ def gateway_port_published(name: str, env: dict[str, str]) -> bool:
     return proc.returncode == 0 and f"127.0.0.1:{GATEWAY_NODE_PORT}" in proc.stdout
 
 
+def mode_key(offline: bool) -> str:
+    return "airgap" if offline else "online"
+
+
 def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
     """Create the cluster, or reuse it when it runs the wanted image and its API answers."""
     env = base_env(env)
@@ -270,7 +277,10 @@ def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
     cmd += ["--kubeconfig", str(kubeconfig), "--wait", CREATE_WAIT, "--config", "-", "-v", "1"]
     echo(f"kind create cluster --name {name} --image {image} (shim: {use_shim}); log: {log}")
     started = time.monotonic()
-    with log.open("w") as handle:
+    with (
+        log.open("w") as handle,
+        progress.step(f"kind create cluster {name}", key=f"cluster-create-{mode_key(offline)}"),
+    ):
         proc = subprocess.run(
             cmd,
             env=env,
@@ -308,7 +318,7 @@ def status(name: str = NAME, env: dict[str, str] | None = None) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("up", "down", "status", "build-node-image"):
+    if not argv or argv[0] not in ("up", "down", "status", "build-node-image", "node-image"):
         print(__doc__, file=sys.stderr)
         return 2
     TOOLS_BIN.mkdir(parents=True, exist_ok=True)
@@ -322,6 +332,8 @@ def main(argv: list[str]) -> int:
         down()
     elif command == "status":
         print(json.dumps(status(), indent=2))
+    elif command == "node-image":
+        print(node_image(airgapped(), base_env()))
     else:
         from ci.nodeimage import build
 

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ci import pins, rootfs
+from ci import pins, progress, rootfs
 from ci.components import FIRST_PARTY, THIRD_PARTY
 from ci.paths import BUILD, CHART, REPO, logs_dir
 from ci.proc import echo
@@ -131,6 +131,25 @@ def parts() -> list[Part]:
     ]
 
 
+DEGRADED_ENV = "AIWFE_ALLOW_DEGRADED_IMAGES"
+
+
+def degraded_allowed(env: dict[str, str] | None = None) -> tuple[bool, str]:
+    """May an image whose source build failed still be built without that program?
+
+    No by default and always under CI=true: a failed Loki, Jaeger or Ollama build fails the
+    images tier, naming the log. Locally AIWFE_ALLOW_DEGRADED_IMAGES=1 opts in to the image
+    without the program (labelled and reported as missing). Returns (allowed, why)."""
+    env = os.environ if env is None else env
+    opted = env.get(DEGRADED_ENV, "").strip().lower() in {"1", "true", "yes"}
+    in_ci = env.get("CI", "").strip().lower() in {"1", "true", "yes"}
+    if opted and in_ci:
+        return False, f"{DEGRADED_ENV}=1 is ignored when CI=true: CI never ships a degraded image"
+    if opted:
+        return True, f"{DEGRADED_ENV}=1: the image is built without the program"
+    return False, f"set {DEGRADED_ENV}=1 to build the image without it locally"
+
+
 # Air-gapped parts that were tried and do not build; filled from AIWFE_AIRGAP_SKIP too
 # (comma-separated part names) so a slow or broken source build can be switched off.
 def airgap_skipped() -> dict[str, str]:
@@ -224,6 +243,7 @@ class Build:
     tag: str
     missing_parts: dict[str, str] = field(default_factory=dict)  # part -> reason
     source_parts: dict[str, str] = field(default_factory=dict)  # part -> from-source stage
+    failed_parts: dict[str, str] = field(default_factory=dict)  # part -> why (image not built)
 
 
 def stage_python_context() -> Path:
@@ -393,9 +413,15 @@ def docker_client() -> Path:
 
 
 def docker_build(
-    docker: Path, build: Build, log: Path, extra: list[str], timeout: float | None = None
+    docker: Path,
+    build: Build,
+    log: Path,
+    extra: list[str],
+    timeout: float | None = None,
+    step: tuple[str, str, int, int] | None = None,
 ) -> tuple[int, float]:
-    """Run one BuildKit build (niced, log to file); returns (exit code, seconds)."""
+    """Run one BuildKit build (niced, log to file); returns (exit code, seconds).
+    `step` = (label, key, k, n) shows its progress (ci/progress.py)."""
     cmd = [str(docker), "build", "--progress=plain", "-f", str(build.dockerfile), *extra]
     for key, value in build.args.items():
         cmd += ["--build-arg", f"{key}={value}"]
@@ -405,7 +431,8 @@ def docker_build(
     cmd.append(str(build.context))
     env = dict(os.environ, DOCKER_BUILDKIT="1")
     started = time.monotonic()
-    with log.open("w") as handle:
+    label, key, k, n = step or (f"docker build {build.tag}", f"image-{build.name}", 1, 1)
+    with log.open("w") as handle, progress.step(label, key=key, k=k, n=n):
         handle.write("$ " + " ".join(cmd) + "\n")
         handle.flush()
         try:
@@ -438,8 +465,9 @@ def build_sources(docker: Path, builds: list[Build]) -> Callable[[], dict[str, d
 
     Air-gapped: build every program's from-source stage first, several at once (they are
     independent and mostly waiting on one another's compilers). A stage that fails or runs out
-    of time is switched to its `<part>-unavailable` stage and recorded with the reason, so its
-    image still builds with everything else and says what it lacks."""
+    of time fails its image (and the tier) unless degraded images are allowed (see
+    degraded_allowed): then it is switched to its `<part>-unavailable` stage and recorded
+    with the reason, so its image still builds with everything else and says what it lacks."""
     jobs = [(build, part, stage) for build in builds for part, stage in build.source_parts.items()]
     if not jobs:
         return dict
@@ -448,8 +476,10 @@ def build_sources(docker: Path, builds: list[Build]) -> Callable[[], dict[str, d
         build, part, stage = job
         log = logs_dir() / f"image-{build.name}-{part}.log"
         echo(f"building {part} from source for {build.name} (stage {stage}; log: {log})")
+        k = jobs.index(job) + 1
+        step = (f"source build of {part}", f"source-{part}", k, len(jobs))
         code, took = docker_build(
-            docker, build, log, ["--target", stage], timeout=source_build_timeout()
+            docker, build, log, ["--target", stage], timeout=source_build_timeout(), step=step
         )
         echo(f"{part}: {'built' if code == 0 else 'FAILED'} from source in {took:.0f}s")
         return code, took, log
@@ -465,26 +495,54 @@ def build_sources(docker: Path, builds: list[Build]) -> Callable[[], dict[str, d
 
 
 def _apply_source_outcomes(
-    jobs: list[tuple[Build, str, str]], outcomes: list[tuple[int, float, Path]]
+    jobs: list[tuple[Build, str, str]],
+    outcomes: list[tuple[int, float, Path]],
+    policy: tuple[bool, str] | None = None,
 ) -> dict[str, dict[str, float]]:
+    allowed, policy_why = degraded_allowed() if policy is None else policy
     seconds: dict[str, dict[str, float]] = {}
     for (build, part, _stage), (code, took, log) in zip(jobs, outcomes, strict=True):
         seconds.setdefault(build.name, {})[part] = took
         if code == 0:
             continue
-        arg = next(p.build_arg for p in parts() if p.name == part)
-        build.args[arg] = f"{part}-unavailable"
-        del build.source_parts[part]
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
         errors = [ln for ln in lines if "error" in ln.lower()] or lines
         why = "did not finish in time" if code == 124 else f"failed: {errors[-1].strip()[:300]}"
-        build.missing_parts[part] = f"air-gapped source build {why} (log: {log})"
-        echo(f"{part}: {build.missing_parts[part]}")
+        why = f"air-gapped source build {why} (log: {log})"
+        if not allowed:
+            build.failed_parts[part] = f"{why}; {policy_why}"
+            echo(f"{part}: {build.failed_parts[part]}")
+            continue
+        arg = next(p.build_arg for p in parts() if p.name == part)
+        build.args[arg] = f"{part}-unavailable"
+        del build.source_parts[part]
+        build.missing_parts[part] = why
+        echo(f"{part}: {why}; {policy_why}")
     return seconds
 
 
+def failed_source_result(build: Build, mode: str, source_seconds: dict[str, float]) -> dict:
+    """The report entry of an image not built because a source build of it failed."""
+    return {
+        "image": build.tag,
+        "name": build.name,
+        "mode": mode,
+        "seconds": None,
+        "status": "failed",
+        "missing_parts": build.missing_parts,
+        "failed_parts": build.failed_parts,
+        "source_seconds": source_seconds,
+        "error_tail": [f"{part}: {why}" for part, why in build.failed_parts.items()],
+    }
+
+
 def build_one(
-    docker: Path, build: Build, mode: str, source_seconds: dict[str, float] | None = None
+    docker: Path,
+    build: Build,
+    mode: str,
+    source_seconds: dict[str, float] | None = None,
+    k: int = 1,
+    n: int = 1,
 ) -> dict:
     started = time.monotonic()
     source_seconds = source_seconds or {}
@@ -493,7 +551,8 @@ def build_one(
     extra = ["-t", build.tag, "--label", f"io.aiwfe.source-mode={mode}"]
     for part in build.missing_parts:
         extra += ["--label", f"io.aiwfe.missing.{part}=not buildable {mode}"]
-    code, _ = docker_build(docker, build, log, extra)
+    step = (f"image {build.tag}", f"image-{build.name}-{mode}", k, n)
+    code, _ = docker_build(docker, build, log, extra, step=step)
     seconds = round(time.monotonic() - started, 1)
     result = {
         "image": build.tag,
@@ -565,6 +624,15 @@ def table(results: list[dict], mode: str, reason: str) -> str:
         lines += ["", "not buildable in this mode (the image ships without it; its role fails):"]
         for image, part, why in missing:
             lines.append(f"  - {part} (in {image}): {why}")
+    failed = [
+        (item["name"], p, why)
+        for item in results
+        for p, why in (item.get("failed_parts") or {}).items()
+    ]
+    if failed:
+        lines += ["", "source builds that failed (their images were not built):"]
+        for image, part, why in failed:
+            lines.append(f"  - {part} (in {image}): {why}")
     return "\n".join(lines)
 
 
@@ -625,13 +693,17 @@ def cmd_build(mode_flag: str | None, names: list[str]) -> int:
                 }
             )
             continue
-        result = build_one(docker, build, mode)
+        result = build_one(docker, build, mode, k=len(results) + 1, n=len(builds))
         results.append(result)
         if build.name == "python-base" and result["status"] != "built":
             failed_base = True
     source_seconds = wait_for_sources()
     for build in waiting:
-        results.append(build_one(docker, build, mode, source_seconds.get(build.name)))
+        if build.failed_parts:
+            results.append(failed_source_result(build, mode, source_seconds.get(build.name, {})))
+            continue
+        step = {"k": len(results) + 1, "n": len(builds)}
+        results.append(build_one(docker, build, mode, source_seconds.get(build.name), **step))
     order = {name: i for i, name in enumerate(("python-base", *ALL_IMAGES))}
     results.sort(key=lambda item: order[item["name"]])
     total = round(time.monotonic() - started, 1)

@@ -51,18 +51,29 @@ PACKAGES = [
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 RECIPE = f"v1 {SUITE} {' '.join(PACKAGES)}"
 
+# The "old stack" of the Docker Compose deployment (tests/services/test_data_*.py migrate from
+# it): Debian bookworm ships exactly its PostgreSQL 15 and Redis 7.0; no pgvector (the old
+# stack kept its vectors in Qdrant). Same builder, its own rootfs, cache and lock.
+OLD_SUITE = "bookworm"
+OLD_PG_MAJOR = 15
+OLD_PACKAGES = [f"postgresql-{OLD_PG_MAJOR}", "redis-server"]
 
-def rootfs_dir() -> Path:
-    return cache_dir() / "services-rootfs" / SUITE
+
+def _recipe(suite: str, packages: list[str]) -> str:
+    return f"v1 {suite} {' '.join(packages)}"
+
+
+def rootfs_dir(suite: str = SUITE) -> Path:
+    return cache_dir() / "services-rootfs" / suite
 
 
 def _marker(root: Path) -> Path:
     return root / ".aiwfe-recipe"
 
 
-def _ready(root: Path) -> bool:
+def _ready(root: Path, recipe: str = RECIPE) -> bool:
     marker = _marker(root)
-    return marker.is_file() and marker.read_text() == RECIPE
+    return marker.is_file() and marker.read_text() == recipe
 
 
 def ensure_apt_tools() -> None:
@@ -89,32 +100,34 @@ def _apt_install(root: Path, packages: list[str]) -> None:
     proc.run([*apt, "clean"], env=env)
 
 
-def ensure_rootfs() -> Path:
-    """Build (once, under a file lock) the trixie rootfs holding the servers. A rootfs made by
-    an older recipe is upgraded in place (never deleted: another session may be running
-    servers from it)."""
-    root = rootfs_dir()
-    if _ready(root):
+def ensure_rootfs(suite: str = SUITE, packages: list[str] | None = None) -> Path:
+    """Build (once, under a file lock) the rootfs holding the servers (trixie by default). A
+    rootfs made by an older recipe is upgraded in place (never deleted: another session may
+    be running servers from it)."""
+    packages = PACKAGES if packages is None else packages
+    recipe = _recipe(suite, packages)
+    root = rootfs_dir(suite)
+    if _ready(root, recipe):
         return root
     if os.geteuid() != 0:
         raise RuntimeError("building the services rootfs needs root (debootstrap + chroot)")
     root.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = root.parent / f".{SUITE}.lock"
+    lock_path = root.parent / f".{suite}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _ready(root):
+        if _ready(root, recipe):
             return root
         if _marker(root).is_file():
-            proc.echo(f"updating the services rootfs: {', '.join(PACKAGES)}")
-            _apt_install(root, PACKAGES)
-            _marker(root).write_text(RECIPE)
+            proc.echo(f"updating the services rootfs: {', '.join(packages)}")
+            _apt_install(root, packages)
+            _marker(root).write_text(recipe)
             return root
         ensure_apt_tools()
-        staging = Path(tempfile.mkdtemp(prefix=f"{SUITE}-", dir=root.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f"{suite}-", dir=root.parent))
         staging.chmod(0o755)  # "/" inside the chroot: the server users must traverse it
         try:
-            proc.echo(f"building the services rootfs ({SUITE} minbase + {', '.join(PACKAGES)})")
-            proc.run(["debootstrap", "--variant=minbase", SUITE, staging, MIRROR])
+            proc.echo(f"building the services rootfs ({suite} minbase + {', '.join(packages)})")
+            proc.run(["debootstrap", "--variant=minbase", suite, staging, MIRROR])
             # No services started by package scripts, no default cluster: we run our own.
             policy = staging / "usr/sbin/policy-rc.d"
             policy.write_text("#!/bin/sh\nexit 101\n")
@@ -122,8 +135,8 @@ def ensure_rootfs() -> Path:
             conf_dir = staging / "etc/postgresql-common/createcluster.d"
             conf_dir.mkdir(parents=True, exist_ok=True)
             (conf_dir / "aiwfe.conf").write_text("create_main_cluster = false\n")
-            _apt_install(staging, PACKAGES)
-            _marker(staging).write_text(RECIPE)
+            _apt_install(staging, packages)
+            _marker(staging).write_text(recipe)
             if root.exists():
                 shutil.rmtree(root)
             staging.rename(root)
@@ -186,6 +199,7 @@ class Postgres:
     password: str = field(default_factory=lambda: "pw-" + secrets.token_hex(8) + "@:/%")
     database: str = "aiwfe"
     process: subprocess.Popen | None = None
+    major: int = PG_MAJOR
 
     @property
     def workdir(self) -> str:  # path inside the chroot
@@ -197,7 +211,7 @@ class Postgres:
         return f"{self.workdir}/data"
 
     def _bin(self, name: str) -> str:
-        return f"/usr/lib/postgresql/{PG_MAJOR}/bin/{name}"
+        return f"/usr/lib/postgresql/{self.major}/bin/{name}"
 
     def _chroot(self, *cmd: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
         return proc.run(
@@ -290,7 +304,7 @@ class Postgres:
             time.sleep(0.1)
         raise TimeoutError("postgres did not become ready")
 
-    def create_database(self) -> None:
+    def create_database(self, extensions: tuple[str, ...] = ("vector",)) -> None:
         env = {"PGPASSWORD": self.password, "PATH": "/usr/bin:/bin"}
         common = ["-h", "127.0.0.1", "-p", str(self.port), "-U", self.user]
         subprocess.run(
@@ -299,20 +313,21 @@ class Postgres:
             check=True,
         )
         # The data-platform image creates the extension as superuser; do the same here.
-        subprocess.run(
-            [
-                CHROOT,
-                str(self.root),
-                "/usr/bin/psql",
-                *common,
-                "-d",
-                self.database,
-                "-qc",
-                "CREATE EXTENSION IF NOT EXISTS vector",
-            ],
-            env=env,
-            check=True,
-        )
+        for extension in extensions:
+            subprocess.run(
+                [
+                    CHROOT,
+                    str(self.root),
+                    "/usr/bin/psql",
+                    *common,
+                    "-d",
+                    self.database,
+                    "-qc",
+                    f"CREATE EXTENSION IF NOT EXISTS {extension}",
+                ],
+                env=env,
+                check=True,
+            )
 
     def stop(self, mode: str = "fast") -> None:
         if self.process is None or self.process.poll() is not None:
@@ -533,17 +548,21 @@ def reap_stale(root: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def start() -> ServicesEnv:
-    """Provision (if needed) and start PostgreSQL+pgvector and Redis on free loopback ports."""
-    root = ensure_rootfs()
+def start(old: bool = False) -> ServicesEnv:
+    """Provision (if needed) and start PostgreSQL+pgvector and Redis on free loopback ports;
+    `old`: PostgreSQL 15 and Redis 7 from bookworm, as the Docker Compose stack ran them."""
+    if old:
+        root = ensure_rootfs(OLD_SUITE, OLD_PACKAGES)
+    else:
+        root = ensure_rootfs()
     reap_stale(root)
-    postgres = Postgres(root=root, port=free_port())
+    postgres = Postgres(root=root, port=free_port(), major=OLD_PG_MAJOR if old else PG_MAJOR)
     redis = Redis(root=root, port=free_port())
     try:
         postgres.init()
         redis.pidfile = root / postgres.workdir.lstrip("/") / "harness-redis.pid"
         postgres.start()
-        postgres.create_database()
+        postgres.create_database(extensions=() if old else ("vector",))
         redis.start()
     except BaseException:
         redis.stop()
@@ -556,6 +575,9 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "provision"
     if command == "provision":
         print(ensure_rootfs())
+        return 0
+    if command == "provision-old":
+        print(ensure_rootfs(OLD_SUITE, OLD_PACKAGES))
         return 0
     if command == "run":
         services = start()
@@ -574,7 +596,10 @@ def main(argv: list[str]) -> int:
         finally:
             services.stop()
         return 0
-    print(f"usage: python -m ci.services_env [provision|run], not {command!r}", file=sys.stderr)
+    print(
+        f"usage: python -m ci.services_env [provision|provision-old|run], not {command!r}",
+        file=sys.stderr,
+    )
     return 2
 
 

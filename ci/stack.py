@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ci import cluster, components
+from ci import cluster, components, progress
 from ci.images import REPORT as IMAGES_REPORT
 from ci.paths import TOOLS_BIN
 from ci.proc import echo
@@ -107,7 +107,8 @@ def install(release: Release, values: list[str | Path], label: str) -> str:
     """`helm upgrade --install --wait`, diagnostics collected if it fails, then the gateway
     exposed on 127.0.0.1:30080; returns helm's output (with NOTES)."""
     try:
-        output = release.upgrade_install(values)
+        with progress.step(f"helm upgrade --install {release.name}", key=f"helm-install-{label}"):
+            output = release.upgrade_install(values)
     except ReleaseError:
         release.diagnose(label)
         raise
@@ -116,11 +117,15 @@ def install(release: Release, values: list[str | Path], label: str) -> str:
 
 
 def up(extra_values: list[str]) -> int:
+    echo("nox -s up, step 1 of 4: images (ci/images.py)")
     images = build_images()
+    echo("nox -s up, step 2 of 4: kind cluster (node image built first when air-gapped)")
     kind = cluster.up()
-    for tag in images:
-        kind.load_image(tag)
+    with progress.step(f"kind load of {len(images)} images", key="kind-load", k=3, n=4):
+        for tag in images:
+            kind.load_image(tag)
     release = Release(RELEASE, NAMESPACE, kind.kubeconfig, helm=str(TOOLS_BIN / "helm"))
+    echo("nox -s up, step 4 of 4: helm upgrade --install")
     print(install(release, ["kind", *extra_values], "nox-up"))
     username, password = admin_credentials(release)
     print(f"\nAIWFE is up ({release.history[-1]:.0f}s for helm upgrade --install).")

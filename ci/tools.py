@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci import pins
+from ci import pins, progress
 from ci.paths import TOOLS_BIN, cache_dir, logs_dir
 from ci.proc import echo
 
@@ -70,7 +70,24 @@ def find_on_path(pin: pins.ToolPin, search_path: str | None = None) -> Path | No
     return None
 
 
-def go_build(pin: pins.ToolPin, target: Path) -> None:
+def go_env(extra: dict[str, str] | None = None, flags: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment of every Go build on this host (the tools here, the node image's
+    Kubernetes and helpers in ci/nodeimage): ONE module and build cache, under the machine
+    cache (<cache>/go/mod, <cache>/go/build), so an empty AIWFE_CACHE_DIR is a cold start and
+    the builds reuse each other's modules and packages. GOCACHE/GOMODCACHE set by the user
+    win. Module files stay writable (-modcacherw) so the cache can be removed with rm -rf.
+    `flags` are added to GOFLAGS; they change neither the binaries nor their cache keys."""
+    env = dict(os.environ)
+    env.setdefault("GOCACHE", str(cache_dir() / "go" / "build"))
+    env.setdefault("GOMODCACHE", str(cache_dir() / "go" / "mod"))
+    goflags = env.get("GOFLAGS", "").split()
+    goflags += [flag for flag in ("-modcacherw", *flags) if flag not in goflags]
+    env["GOFLAGS"] = " ".join(goflags)
+    env.update(extra or {})
+    return env
+
+
+def go_build(pin: pins.ToolPin, target: Path, k: int = 1, n: int = 1) -> None:
     """`go install module@version` into target's folder; errors name the log to read."""
     go = shutil.which("go")
     if go is None:
@@ -81,11 +98,14 @@ def go_build(pin: pins.ToolPin, target: Path) -> None:
         )
     log = logs_dir() / f"build-{pin.name}-{pin.version}.log"
     with tempfile.TemporaryDirectory(prefix=f"gobin-{pin.name}-") as gobin:
-        env = dict(os.environ, GOBIN=gobin, CGO_ENABLED="0", GOFLAGS="-mod=mod")
+        env = go_env({"GOBIN": gobin, "CGO_ENABLED": "0"}, flags=("-mod=mod",))
         ldflags = f"-s -w {pin.resolved_ldflags}".strip()
         cmd = [go, "install", "-trimpath", f"-ldflags={ldflags}", f"{pin.module}@{pin.version}"]
         echo(f"building {pin.name} {pin.version} with go install (log: {log})")
-        with log.open("w") as handle:
+        with (
+            log.open("w") as handle,
+            progress.step(f"go install {pin.name} {pin.version}", key=f"tool-{pin.name}", k=k, n=n),
+        ):
             proc = subprocess.run(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT)
         built = Path(gobin) / target.name
         if proc.returncode != 0 or not built.exists():
@@ -104,15 +124,16 @@ def link(source: Path, name: str) -> Path:
     return dest
 
 
-def ensure(pin: pins.ToolPin) -> ToolResult:
-    """Provide one pinned tool in .tools/bin, checking the version it reports."""
+def ensure(pin: pins.ToolPin, k: int = 1, n: int = 1) -> ToolResult:
+    """Provide one pinned tool in .tools/bin, checking the version it reports (k of n tools,
+    for the progress line of a build)."""
     found = find_on_path(pin)
     if found is not None:
         return ToolResult(pin.name, pin.version, link(found, pin.name), "PATH")
     target = cached_binary(pin)
     source = "cache"
     if reported_version(target, pin) != pin.version:
-        go_build(pin, target)
+        go_build(pin, target, k, n)
         source = "built"
     version = reported_version(target, pin)
     if version != pin.version:
@@ -125,7 +146,7 @@ def ensure(pin: pins.ToolPin) -> ToolResult:
 
 def ensure_all(names: list[str] | None = None) -> list[ToolResult]:
     wanted = pins.tools() if not names else [pins.tool(n) for n in names]
-    results = [ensure(pin) for pin in wanted]
+    results = [ensure(pin, k, len(wanted)) for k, pin in enumerate(wanted, 1)]
     if any(r.name == DEFAULT_HELM for r in results):
         link(TOOLS_BIN / DEFAULT_HELM, "helm")
     return results

@@ -49,6 +49,14 @@ def wait_for(what: str, predicate, timeout: float = 300, interval: float = 2):
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
+def requests_after(load, count: int, what: str) -> None:
+    """Wait until the load loop has answered `count` more requests (ok or failed): the window
+    around an upgrade or a pod deletion is measured in requests, not in seconds, so a loaded
+    machine cannot shrink it to nothing."""
+    target = load.ok + len(load.failures) + count
+    wait_for(what, lambda: load.ok + len(load.failures) >= target, timeout=120, interval=0.1)
+
+
 def pods_ready(core: client.CoreV1Api, namespace: str) -> list[str]:
     """Names of running pods that are not Ready (empty when all are)."""
     pending = []
@@ -229,9 +237,9 @@ def test_metrics_reach_prometheus(installed, k8s_api):
 def test_upgrade_under_load_fails_no_request_and_reruns_the_migration(installed, gateway, core_v1):
     before = completed_migration_jobs(core_v1, installed.namespace)
     with LoadLoop(stack.GATEWAY_URL, gateway.token) as load:
-        time.sleep(3)
+        requests_after(load, 30, "the load loop to run before the upgrade")
         installed.upgrade_install(["kind", UPGRADE_VALUES])
-        time.sleep(5)
+        requests_after(load, 50, "requests while the old pods drain after the upgrade")
     record("helm_upgrade_s", installed.history[-1])
     assert load.ok > 50, f"the load loop barely ran ({load.ok} requests)"
     assert load.failures == [], f"{len(load.failures)} failed of {load.ok}: {load.failures[:5]}"
@@ -252,10 +260,10 @@ def test_gateway_pod_deleted_under_load_stays_within_retry_budget(installed, gat
 
     pods = wait_for("two settled gateway replicas", settled_gateways, timeout=180)
     with LoadLoop(stack.GATEWAY_URL, gateway.token, retries=2) as load:
-        time.sleep(2)
+        requests_after(load, 20, "the load loop to run before the deletion")
         core_v1.delete_namespaced_pod(pods[0].metadata.name, installed.namespace)
         wait_for("a replacement gateway pod", lambda: all_ready(core_v1, installed.namespace))
-        time.sleep(3)
+        requests_after(load, 30, "requests after the replacement is Ready")
     assert load.ok > 50
     # Requests that failed even after the client's 2 retries: the retry budget is 1%.
     assert len(load.failures) <= max(1, load.ok // 100), load.failures[:5]

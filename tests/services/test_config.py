@@ -104,6 +104,8 @@ def test_watching_client_sees_flag_change(
 ) -> None:
     flag = f"flag_{uuid.uuid4().hex[:8]}"
     seen: list[object] = []
+    errors: list[BaseException] = []
+    watching = threading.Event()  # the client has its first snapshot and starts its long poll
 
     async def watch() -> None:
         token = reader.headers["Authorization"].removeprefix("Bearer ")
@@ -111,6 +113,7 @@ def test_watching_client_sees_flag_change(
         await client.refresh()
         assert client.flag(flag, "unset") == "unset"
         stop = asyncio.Event()
+        watching.set()
 
         async def on_change(snapshot: dict) -> None:
             if flag in snapshot["flags"]:
@@ -122,13 +125,21 @@ def test_watching_client_sees_flag_change(
         assert client.flag(flag) is True
         await client.close()
 
-    watcher = threading.Thread(target=lambda: asyncio.run(watch()))
+    def run() -> None:
+        try:
+            asyncio.run(watch())
+        except BaseException as err:  # reported below, not lost in the thread
+            errors.append(err)
+            watching.set()
+
+    watcher = threading.Thread(target=run)
     watcher.start()
-    time.sleep(1.0)  # the client is now parked in a long poll
+    assert watching.wait(30), "the watching client never got its first snapshot"
     started = time.monotonic()
     put = httpx.put(f"{config_url}/v1/flags/{flag}", json={"value": True}, headers=admin_headers)
     assert put.status_code == 200
     watcher.join(30)
+    assert not watcher.is_alive() and errors == [], errors
     assert seen == [True]
     assert time.monotonic() - started < 5  # woken by the change, not by the poll timeout
 

@@ -186,8 +186,10 @@ def test_duplicate_delivery_runs_once(api: Api, stack: Stack, db) -> None:
     import os
     from unittest import mock
 
+    import redis
+
     from aiwfe.core.settings import Settings
-    from aiwfe.worker.celery_app import RUN_TASK, create_celery
+    from aiwfe.worker.celery_app import QUEUE, RUN_TASK, create_celery
 
     run = api.post(
         "/api/v1/workflows",
@@ -198,12 +200,23 @@ def test_duplicate_delivery_runs_once(api: Api, stack: Stack, db) -> None:
         },
     ).json()
     with mock.patch.dict(os.environ, stack.env, clear=True):
-        celery = create_celery(Settings())
+        settings = Settings()
+    celery = create_celery(settings)
     celery.send_task(RUN_TASK, args=[run["id"]])  # a second message for the same run
     final = wait_for_run(api, run["id"])
     assert final["status"] == "succeeded"
     run_id = uuid.UUID(run["id"])
-    time.sleep(2)  # let the duplicate finish its (no-op or waiting) delivery
+    # Both deliveries are done once the queue is empty and nothing is left unacked (the
+    # Redis transport keeps a delivered message in its `unacked` hash until the task acks).
+    broker = redis.Redis.from_url(settings.redis_url())
+    try:
+        wait_until(
+            lambda: broker.llen(QUEUE) == 0 and broker.hlen("unacked") == 0,
+            60,
+            "both deliveries of the run to be acked",
+        )
+    finally:
+        broker.close()
     kinds = [r["type"] for r in db.fetch("SELECT type FROM run_events WHERE run_id = $1", run_id)]
     assert kinds.count("completed") == 1 and kinds.count("resumed") == 0
     executions = db.fetch("SELECT executions FROM workflow_steps WHERE run_id = $1", run_id)

@@ -12,6 +12,7 @@ from unittest import mock
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aiwfe.cognitive.engine import Engine
@@ -85,32 +86,53 @@ def test_concurrent_module_work_through_pgbouncer(bouncer: dict[str, str]) -> No
     assert recalls[5]["items"][0]["text"] == "Server 5 runs in rack 2."
 
 
+PID = "SELECT pg_backend_pid() AS {label}"  # a new statement text per use: never cached
+
+
 @pytest.mark.parametrize("engine_kind", ["aiwfe-engine", "asyncpg-defaults"])
 def test_statement_caching_behind_pgbouncer(bouncer: dict[str, str], engine_kind: str) -> None:
-    """The same concurrent queries: fine with the services' engine; with asyncpg's statement
-    cache on (the default) transaction pooling breaks them. The control shows the test bites."""
+    """A client's second transaction is forced onto another server connection than the one
+    its statement was prepared on: the services' engine still answers; a default asyncpg
+    engine (statement cache on) fails with a missing prepared statement. Nothing is left to
+    timing: PgBouncer's pool has two server connections and a holder keeps the first one busy
+    in an open transaction, so the client can only get the other one (the test checks it did).
+    """
     settings = settings_for(bouncer)
+    query = text("SELECT CAST(:i AS int) + 1")
 
-    async def run() -> list[object]:
+    async def run() -> tuple[int, int, object]:
         if engine_kind == "aiwfe-engine":
-            engine = create_engine(settings)
+            client = create_engine(settings.model_copy(update={"db_pool_size": 1}))
         else:
-            engine = create_async_engine(settings.database_url(), pool_size=8, max_overflow=0)
-
-        async def one(i: int) -> None:
-            for _ in range(10):
-                async with engine.connect() as conn:
-                    value = await conn.scalar(text("SELECT CAST(:i AS int) + 1"), {"i": i})
-                    assert value == i + 1
-
+            client = create_async_engine(settings.database_url(), pool_size=1, max_overflow=0)
+        holders = create_engine(settings.model_copy(update={"db_pool_size": 2}))
         try:
-            return await asyncio.gather(*[one(i) for i in range(16)], return_exceptions=True)
+            # 1. The client prepares (and, by default, caches) the statement on server S1.
+            async with client.connect() as conn:
+                assert await conn.scalar(query, {"i": 1}) == 2
+                first = await conn.scalar(text(PID.format(label="first")))
+            # 2. Two holders take both server connections of the pool (pool size 2); the
+            #    one on S1 stays in its transaction, the other lets its server go.
+            async with holders.connect() as a, holders.connect() as b:
+                pids = [await c.scalar(text(PID.format(label="holder"))) for c in (a, b)]
+                assert first in pids, f"pool has {pids}, not the client's server {first}"
+                await (b if pids[0] == first else a).rollback()
+                # 3. The client's next transaction can only get the other server.
+                async with client.connect() as conn:
+                    moved = await conn.scalar(text(PID.format(label="moved")))
+                    try:
+                        outcome: object = await conn.scalar(query, {"i": 1})
+                    except DBAPIError as err:  # the control's expected failure
+                        outcome = err
+            return first, moved, outcome
         finally:
-            await engine.dispose()
+            await client.dispose()
+            await holders.dispose()
 
-    errors = [o for o in asyncio.run(run()) if isinstance(o, BaseException)]
+    first, moved, outcome = asyncio.run(run())
+    assert moved != first, "the client was not moved to another server connection"
     if engine_kind == "aiwfe-engine":
-        assert errors == []
+        assert outcome == 2
     else:
-        assert errors, "expected prepared-statement errors without the PgBouncer-safe settings"
-        assert any("prepared statement" in str(e) for e in errors), [str(e)[:300] for e in errors]
+        assert isinstance(outcome, Exception), "a cached statement ran on another server"
+        assert "prepared statement" in str(outcome), str(outcome)[:300]

@@ -97,3 +97,28 @@ def test_changing_ldflags_gets_a_fresh_build(sandbox):
     restamped = dataclasses.replace(PIN, ldflags=PIN.ldflags + " -X example.com/demo.k8s=37")
     assert tools.cached_binary(restamped) != tools.cached_binary(PIN)
     assert tools.cached_binary(restamped).name == "demo"
+
+
+def test_every_host_go_build_shares_one_cache_under_the_machine_cache(sandbox, monkeypatch):
+    from ci.nodeimage import kubernetes
+
+    for name in ("GOCACHE", "GOMODCACHE", "GOFLAGS"):
+        monkeypatch.delenv(name, raising=False)
+    cache = sandbox / "cache"
+    tool_env = tools.go_env({"CGO_ENABLED": "0"}, flags=("-mod=mod",))
+    node_env = kubernetes.go_env({"GOOS": "linux"})
+    for env in (tool_env, node_env):
+        assert env["GOCACHE"] == str(cache / "go" / "build")
+        assert env["GOMODCACHE"] == str(cache / "go" / "mod")
+        assert "-modcacherw" in env["GOFLAGS"].split()  # removable with rm -rf
+    assert tool_env["GOFLAGS"].split() == ["-modcacherw", "-mod=mod"]
+    assert node_env["GOFLAGS"].split() == ["-modcacherw", "-buildvcs=false"]
+
+
+def test_a_go_cache_the_user_set_wins(sandbox, monkeypatch):
+    monkeypatch.setenv("GOCACHE", "/mine/build")
+    monkeypatch.setenv("GOMODCACHE", "/mine/mod")
+    monkeypatch.setenv("GOFLAGS", "-mod=mod")
+    env = tools.go_env(flags=("-mod=mod",))
+    assert (env["GOCACHE"], env["GOMODCACHE"]) == ("/mine/build", "/mine/mod")
+    assert env["GOFLAGS"].split() == ["-mod=mod", "-modcacherw"]

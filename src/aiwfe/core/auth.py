@@ -345,6 +345,8 @@ def decode_any(token: str, keys: KeySet, issuer: str) -> Principal | Service:
         raise TokenError("token expired") from exc
     except jwt.InvalidSignatureError as exc:
         raise TokenError("token signature is invalid") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise TokenError("token issuer is not this deployment's") from exc
     except (jwt.InvalidTokenError, ValueError, KeyError) as exc:
         raise TokenError("invalid token") from exc  # the library's message stays internal
 
