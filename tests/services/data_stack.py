@@ -23,9 +23,9 @@ from typing import Any
 import asyncpg
 import pytest
 import redis
+from tests.services.stack import script
 
 from ci import services_env
-from tests.services.stack import script
 
 NAMESPACE = "legacy"
 # (text, tags, metadata): recalled after the move by the memory module.

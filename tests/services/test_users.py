@@ -248,13 +248,21 @@ def test_users_change_their_password_and_a_reset_forces_a_change(stack: Stack, a
         ok = own.post(
             "/api/v1/auth/password", json={"old_password": user["password"], "new_password": new}
         )
-        assert ok.status_code == 204, ok.text
+        assert ok.status_code == 200, ok.text
+        # The token from before the change is refused: other sessions end; the answer's works.
+        ended = own.get("/api/v1/auth/me")
+        assert ended.status_code == 401 and "sign in again" in ended.json()["detail"]
+        own.headers["Authorization"] = f"Bearer {ok.json()['access_token']}"
+        assert own.get("/api/v1/auth/me").status_code == 200
+        before_reset = dict(own.headers)
     old_login = {"username": user["username"], "password": user["password"]}
     assert httpx.post(stack.gateway + "/api/v1/auth/login", json=old_login).status_code == 401
 
     temporary = "temporary passphrase 1"
     reset = api.post(f"/api/v1/users/{user['id']}/password", json={"new_password": temporary})
     assert reset.status_code == 204
+    # The reset ends the user's sessions too.
+    assert httpx.get(stack.gateway + "/api/v1/auth/me", headers=before_reset).status_code == 401
     login = httpx.post(
         stack.gateway + "/api/v1/auth/login",
         json={"username": user["username"], "password": temporary},
@@ -269,7 +277,9 @@ def test_users_change_their_password_and_a_reset_forces_a_change(stack: Stack, a
         changed = own.post(
             "/api/v1/auth/password", json={"old_password": temporary, "new_password": new + "!"}
         )
-        assert changed.status_code == 204
+        assert changed.status_code == 200
+        assert changed.json()["password_change_required"] is False
+        own.headers["Authorization"] = f"Bearer {changed.json()['access_token']}"
         assert own.get("/api/v1/workflows").status_code == 200
     again = httpx.post(
         stack.gateway + "/api/v1/auth/login",

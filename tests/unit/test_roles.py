@@ -81,3 +81,9 @@ def test_api_keys_are_stored_as_digests_only_the_whole_key_matches() -> None:
     assert other.key_id != secret.key_id and other.text != secret.text
     for bad in ("aiwfe_", "aiwfe_xyz_abc", secret.text + "x", "Bearer " + secret.text):
         assert auth.parse_api_key(bad) is None
+
+
+def test_tokens_carry_the_session_version_that_a_password_change_bumps() -> None:
+    who = auth.Principal(uuid.uuid4(), "ada", False, role=Role.MEMBER, session_version=3)
+    token = auth.issue_token(who, gateway_key(), 60, "aiwfe")
+    assert auth.decode_token(token, _keys(), "aiwfe").session_version == 3

@@ -98,6 +98,7 @@ class Principal:
     is_admin: bool
     role: Role | None = None  # None: derived from is_admin (admin, else member)
     api_key_id: uuid.UUID | None = None
+    session_version: int = field(default=0, compare=False)  # the user's, at the token's issue
 
     def __post_init__(self) -> None:
         role = Role(self.role) if self.role else (Role.ADMIN if self.is_admin else Role.MEMBER)
@@ -297,6 +298,7 @@ def issue_token(principal: Principal, key: SigningKey, ttl_seconds: int, issuer:
         "uid": str(principal.user_id),
         "adm": principal.is_admin,
         "role": principal.current_role.value,
+        "ver": principal.session_version,
     }
     return _sign(claims, key, ttl_seconds, issuer)
 
@@ -340,6 +342,7 @@ def decode_any(token: str, keys: KeySet, issuer: str) -> Principal | Service:
             username=str(claims["sub"]),
             is_admin=adm,
             role=role,
+            session_version=int(claims.get("ver", 0)),
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc

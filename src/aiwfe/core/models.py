@@ -61,6 +61,9 @@ class User(Base):
     # Set by an admin's password reset (and for new users, unless the admin says otherwise):
     # until the user changes it, every route but the password change and /me refuses.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Tokens carry the value at their issue; a password change or reset bumps it, so every
+    # token issued before is refused (the other sessions end).
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -262,6 +262,8 @@ async def identify(request: Request, token: str | None, api_key: str | None) -> 
         raise
     if user is None:
         raise unauthorized("the token's user no longer exists")
+    if principal.session_version != user.session_version:
+        raise unauthorized("the password changed since this token was issued: sign in again")
     return _identity(user, Role(user.role))
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from aiwfe.core import auth
 from aiwfe.core.models import User
+from aiwfe.core.settings import Settings
 from aiwfe.gateway import audit
 from aiwfe.gateway.deps import ERRORS, Account, Public, Rt, Runtime, Session
 from aiwfe.gateway.limits import Saturated
@@ -26,6 +27,26 @@ def too_many(seconds: int) -> JSONResponse:
         {"detail": f"too many login attempts, retry in {retry}s"},
         status_code=429,
         headers={"Retry-After": str(retry)},
+    )
+
+
+def token_for(user: User, request: Request, settings: Settings) -> TokenResponse:
+    """A new token for `user`: who, the role, the session version (bumped by a password
+    change or reset, which refuses the tokens issued before)."""
+    who = auth.Principal(
+        user.id,
+        user.username,
+        False,
+        role=auth.Role(user.role),
+        session_version=user.session_version,
+    )
+    token = auth.issue_token(
+        who, request.app.state.signing_key, settings.jwt_ttl_seconds, settings.jwt_issuer
+    )
+    return TokenResponse(
+        access_token=token,
+        expires_in=settings.jwt_ttl_seconds,
+        password_change_required=user.must_change_password,
     )
 
 
@@ -72,14 +93,7 @@ async def login(body: LoginRequest, request: Request, session: Session, rt: Rt) 
     if not user or not ok or not user.is_active:
         await limiter.count(user_key)
         raise HTTPException(401, "invalid username or password")
-    who = auth.Principal(user.id, user.username, False, role=auth.Role(user.role))
-    key = request.app.state.signing_key
-    token = auth.issue_token(who, key, settings.jwt_ttl_seconds, settings.jwt_issuer)
-    return TokenResponse(
-        access_token=token,
-        expires_in=settings.jwt_ttl_seconds,
-        password_change_required=user.must_change_password,
-    )
+    return token_for(user, request, settings)
 
 
 @router.get("/me", response_model=Me, responses=ERRORS)
@@ -95,14 +109,15 @@ async def me(caller: Account) -> Me:
 
 @router.post(
     "/password",
-    status_code=204,
-    response_class=Response,
-    response_model=None,
+    response_model=TokenResponse,
     responses={**ERRORS, 400: {"model": Problem}, 429: {"model": Problem}},
 )
-async def change_password(body: PasswordChange, caller: Account, session: Session, rt: Rt) -> Any:
+async def change_password(
+    body: PasswordChange, caller: Account, session: Session, rt: Rt, request: Request
+) -> Any:
     """Change the caller's own password; the old one is required (wrong: 400, counted like a
-    failed login). Clears a forced change after an admin's reset."""
+    failed login). Clears a forced change after an admin's reset. Every token issued before
+    is refused from now on (other sessions end); the answer carries a new one."""
     user_key = f"user:{caller.username.lower()}"
     failures, ttl = await rt.login_limiter.count(user_key, add=False)
     if failures >= rt.settings.login_user_rate_limit:
@@ -119,6 +134,7 @@ async def change_password(body: PasswordChange, caller: Account, session: Sessio
     except Saturated:
         return busy()
     user.must_change_password = False
+    user.session_version += 1
     audit.record(session, caller, "user.password_change", "user", user.username)
     await session.commit()
-    return Response(status_code=204)
+    return token_for(user, request, rt.settings)

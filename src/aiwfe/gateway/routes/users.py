@@ -157,6 +157,7 @@ async def reset_password(
     user = await load_user(session, user_id, lock=True)
     user.password_hash = password_hash
     user.must_change_password = True
+    user.session_version += 1  # the user's current sessions end
     audit.record(session, caller, "user.password_reset", "user", user.username)
     await session.commit()
     return Response(status_code=204)

@@ -1,6 +1,9 @@
 """Roles instead of the admin flag: `users.role` (viewer, member, admin), plus the forced
 password change an admin's reset sets, and `updated_at`.
 
+`session_version`: tokens carry it; a password change or reset bumps it, refusing the
+tokens issued before (the other sessions end).
+
 Upgrade: is_admin -> role 'admin', everyone else 'member' (what they could do before: write
 their own data). Downgrade: role 'admin' -> is_admin, viewers and members lose the
 difference (a viewer becomes an ordinary user again: the old schema has no read-only role).
@@ -35,6 +38,10 @@ def upgrade() -> None:
         "users",
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
     )
+    op.add_column(
+        "users",
+        sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
+    )
     op.drop_column("users", "is_admin")
 
 
@@ -43,6 +50,7 @@ def downgrade() -> None:
         "users", sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false())
     )
     op.execute("UPDATE users SET is_admin = (role = 'admin')")
+    op.drop_column("users", "session_version")
     op.drop_column("users", "updated_at")
     op.drop_column("users", "must_change_password")
     op.drop_constraint("ck_users_role", "users", type_="check")
