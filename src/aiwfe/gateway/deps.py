@@ -183,6 +183,7 @@ async def load_run(
 # write per request on the hot path, and the time shown is never more than this stale.
 KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 MUST_CHANGE = "password change required: POST /api/v1/auth/password with the old and a new one"
+DEACTIVATED = "account deactivated: ask an admin to reactivate it"
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 ApiKeyHeader = Annotated[str | None, Depends(_api_key_header)]
 
@@ -213,6 +214,8 @@ async def _key_identity(rt: Runtime, text: str) -> Identity:
             raise unauthorized("invalid API key")
         key, user = row.ApiKey, row.User
         now = datetime.now(UTC)
+        if not user.is_active:  # before the touch: a refused use is no use
+            raise unauthorized(DEACTIVATED)
         if key.revoked_at is not None:
             raise unauthorized("API key revoked")
         if key.expires_at <= now:
@@ -238,7 +241,7 @@ async def _key_identity(rt: Runtime, text: str) -> Identity:
 
 def _identity(user: User, role: Role, key_id: uuid.UUID | None = None) -> Identity:
     if not user.is_active:
-        raise unauthorized("account deactivated: ask an admin to reactivate it")
+        raise unauthorized(DEACTIVATED)
     principal = auth.Principal(user.id, user.username, False, role=role, api_key_id=key_id)
     return Identity(principal, user.must_change_password)
 

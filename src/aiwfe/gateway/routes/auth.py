@@ -50,9 +50,10 @@ def token_for(user: User, request: Request, settings: Settings) -> TokenResponse
     )
 
 
-def busy() -> JSONResponse:
+def busy(what: str = "password changes") -> JSONResponse:
+    """503 when every argon2 slot is taken (HashSlots): refused, not queued."""
     return JSONResponse(
-        {"detail": "too many password checks at once, retry shortly"},
+        {"detail": f"too many {what} at once, retry shortly"},
         status_code=503,
         headers={"Retry-After": "1"},
     )
@@ -89,7 +90,7 @@ async def login(body: LoginRequest, request: Request, session: Session, rt: Rt) 
             rt, auth.verify_password, user.password_hash if user else None, body.password
         )
     except Saturated:
-        return busy()
+        return busy("logins")
     if not user or not ok or not user.is_active:
         await limiter.count(user_key)
         raise HTTPException(401, "invalid username or password")
