@@ -12,7 +12,8 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ci import docker_engine, lockinstall, tools
+from ci import tools
+from ci.env import docker_engine, lockinstall
 from ci.paths import TOOLS_BIN, env_with_tools
 
 nox.needs_version = ">=2025.2.9"
@@ -23,7 +24,7 @@ nox.options.reuse_venv = "yes"
 
 def install(session: nox.Session, *groups: str, project: bool = False) -> None:
     """Install dependency groups (and the aiwfe package) exactly as pinned in uv.lock, with
-    or without uv on PATH (ci/lockinstall.py)."""
+    or without uv on PATH (ci/env/lockinstall.py)."""
     for step in lockinstall.plan(session.virtualenv.location, groups, project=project):
         session.run_install(*step.args, env=step.env, external=True)
 
@@ -108,7 +109,7 @@ def up(session: nox.Session) -> None:
     env = provide_tools(session, "helm3", "kind")
     env = docker_engine.ensure_engine().env(env)
     install(session, "integration", "test")
-    session.run("python", "-m", "ci.stack", "up", *session.posargs, env=env)
+    session.run("python", "-m", "ci.cluster.stack", "up", *session.posargs, env=env)
 
 
 @nox.session
@@ -117,7 +118,7 @@ def down(session: nox.Session) -> None:
     env = provide_tools(session, "kind")
     env = docker_engine.ensure_engine().env(env)
     install(session, "integration")
-    session.run("python", "-m", "ci.stack", "down", env=env)
+    session.run("python", "-m", "ci.cluster.stack", "down", env=env)
 
 
 @nox.session

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci import pins, progress
+from ci import pins, proc, progress
 from ci.paths import TOOLS_BIN, cache_dir, logs_dir
 from ci.proc import echo
 
@@ -41,14 +40,14 @@ class ToolResult:
 def reported_version(binary: Path | str, pin: pins.ToolPin) -> str | None:
     """The version a binary reports for itself, or None if it does not run."""
     try:
-        proc = subprocess.run(
-            [str(binary), *pin.version_cmd], capture_output=True, text=True, timeout=30
+        result = proc.run(
+            [binary, *pin.version_cmd], capture=True, check=False, quiet=True, timeout=30
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, proc.TimeoutExpired):
         return None
-    if proc.returncode != 0:
+    if result.returncode != 0:
         return None
-    return pins.parse_version(proc.stdout + proc.stderr)
+    return pins.parse_version(result.stdout + result.stderr)
 
 
 def cached_binary(pin: pins.ToolPin) -> Path:
@@ -102,15 +101,14 @@ def go_build(pin: pins.ToolPin, target: Path, k: int = 1, n: int = 1) -> None:
         ldflags = f"-s -w {pin.resolved_ldflags}".strip()
         cmd = [go, "install", "-trimpath", f"-ldflags={ldflags}", f"{pin.module}@{pin.version}"]
         echo(f"building {pin.name} {pin.version} with go install (log: {log})")
-        with (
-            log.open("w") as handle,
-            progress.step(f"go install {pin.name} {pin.version}", key=f"tool-{pin.name}", k=k, n=n),
-        ):
-            proc = subprocess.run(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        log.unlink(missing_ok=True)  # one log per build
+        what = f"go install {pin.module}@{pin.version}"
+        label = f"go install {pin.name} {pin.version}"
+        with progress.step(label, key=f"tool-{pin.name}", k=k, n=n):
+            proc.run_logged(cmd, log, what=what, error=ToolError, lines=15, env=env)
         built = Path(gobin) / target.name
-        if proc.returncode != 0 or not built.exists():
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-            raise ToolError(f"go install {pin.module}@{pin.version} failed; see {log}:\n{tail}")
+        if not built.exists():
+            raise ToolError(f"{what} made no {built.name}; see {log}:\n{proc.log_tail(log, 15)}")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(built), target)
 

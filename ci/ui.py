@@ -4,7 +4,7 @@ build: `npm ci` (skipped when ui/node_modules already matches package-lock.json)
        unit tests, then the type check and `vite build` into build/ui/dist.
 test:  build, make sure a Chromium is installed (Debian's `chromium` package via apt when
        root; Playwright never downloads a browser here), then run the end-to-end suite in
-       tests/ui: it starts real PostgreSQL and Redis (ci/services_env.py) and the gateway,
+       tests/ui: it starts real PostgreSQL and Redis (ci/env/services/) and the gateway,
        worker, cognitive-services and config-manager on loopback with
        AIWFE_STATIC_DIR=build/ui/dist, drives headless Chromium through Playwright and saves
        a screenshot of every page to build/ui/*.png.
@@ -19,12 +19,9 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ci import proc
 from ci.paths import BUILD, REPO
@@ -135,7 +132,7 @@ def test(pytest_args: list[str]) -> int:
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
     }
     cmd = [sys.executable, "-m", "pytest", "tests/ui", *pytest_args]
-    result = subprocess.run(cmd, cwd=REPO, env=env, check=False)
+    result = proc.run(cmd, cwd=REPO, env=env, check=False)
     shots = sorted(SCREENSHOTS.glob("*.png"))
     proc.echo(f"{len(shots)} screenshots in {SCREENSHOTS.relative_to(REPO)}/")
     for shot in shots:
@@ -156,7 +153,7 @@ def main(argv: list[str]) -> int:
             return 0
         if command == "test":
             return test(rest)
-    except subprocess.CalledProcessError as exc:
+    except proc.CalledProcessError as exc:
         proc.echo(f"failed ({exc.returncode}): {' '.join(map(str, exc.cmd))}")
         return exc.returncode or 1
     print(f"usage: python -m ci.ui build|test [pytest args], not {command!r}", file=sys.stderr)

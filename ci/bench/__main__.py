@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ci.bench import gateway, harness, report, topology
+from ci.bench import gateway, harness, report, tables, topology
 from ci.bench.load import ab_binary, ensure_ab
 from ci.paths import BUILD, REPO
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             mixed_concurrency=args.concurrency,
             warmup_requests=max(30, args.mixed_requests // 4),
         )
-        log("starting PostgreSQL (pgvector) and Redis from ci/services_env.py, migrating")
+        log("starting PostgreSQL (pgvector) and Redis from ci/env/services/, migrating")
         backing = topology.start_backing()
         try:
             if "topology" in parts:
@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     if results["missing_keys"] and parts == {"topology", "gateway", "harness"}:
         log(f"results lack {results['missing_keys']}")
     results["wall_seconds"] = round(time.monotonic() - began, 1)
-    table = report.markdown(results)
-    png = report.chart(results, out_dir / "bench.png")
+    table = tables.markdown(results)
+    png = tables.chart(results, out_dir / "bench.png")
     results["chart_png"] = str(png) if png else None
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out_dir / "table.md").write_text(table)

@@ -7,11 +7,11 @@ import json
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
 
+from ci import proc
 from ci.components import FIRST_PARTY, THIRD_PARTY
 from ci.paths import BUILD, CHART, REPO, TOOLS_BIN, VALUES_DIR, env_with_tools
 
@@ -73,7 +73,7 @@ def render_times(repeats: int = 5) -> dict[str, Any]:
     }
     for profile in profiles():
         cmd = render_command(helm, profile)
-        first = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+        first = proc.run(cmd, capture=True, check=False, timeout=120, quiet=True)
         if first.returncode != 0:
             out["errors"][profile] = first.stderr.strip()[-400:]
             continue
@@ -82,7 +82,7 @@ def render_times(repeats: int = 5) -> dict[str, Any]:
         for _ in range(repeats):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             began = time.perf_counter()
-            subprocess.run(cmd, capture_output=True, check=True, timeout=120)
+            proc.run(cmd, capture=True, check=True, timeout=120, quiet=True, text=False)
             runs.append(time.perf_counter() - began)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -104,14 +104,14 @@ def chart_tests(timeout: float = 900) -> dict[str, Any]:
     except ImportError:
         return {"skipped": "the test group (kubernetes-validate) is not installed"}
     began = time.perf_counter()
-    done = subprocess.run(
+    done = proc.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
-        capture_output=True,
-        text=True,
+        capture=True,
         env=env_with_tools(),
         cwd=REPO,
         check=False,
         timeout=timeout,
+        quiet=True,
     )
     seconds = time.perf_counter() - began
     tail = done.stdout.strip().splitlines()[-1:] if done.stdout.strip() else []
@@ -134,15 +134,15 @@ def _docker_sizes(names: tuple[str, ...], version: str) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for name in names:
         try:
-            done = subprocess.run(
+            done = proc.run(
                 [docker, "image", "inspect", "--format", "{{.Size}}", f"aiwfe/{name}:{version}"],
-                capture_output=True,
-                text=True,
+                capture=True,
                 check=False,
                 timeout=30,
                 env=env,
+                quiet=True,
             )
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, proc.TimeoutExpired):
             return sizes
         if done.returncode == 0 and done.stdout.strip().isdigit():
             sizes[name] = int(done.stdout.strip())

@@ -14,13 +14,13 @@ import csv
 import json
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci import proc
 from ci.bench.stats import latency_summary, percentile
 
 LOOPBACK = "127.0.0.1"
@@ -244,10 +244,17 @@ def ensure_ab() -> str | None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return None
     for cmd in (["apt-get", "install", "-y", "-qq", "apache2-utils"],):
-        done = subprocess.run(cmd, capture_output=True, check=False, timeout=300)
+        done = proc.run(cmd, capture=True, check=False, timeout=300, quiet=True, text=False)
         if done.returncode != 0:
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
-            subprocess.run(cmd, capture_output=True, check=False, timeout=300)
+            proc.run(
+                ["apt-get", "update", "-qq"],
+                capture=True,
+                timeout=300,
+                check=False,
+                quiet=True,
+                text=False,
+            )
+            proc.run(cmd, capture=True, check=False, timeout=300, quiet=True, text=False)
     return ab_binary()
 
 
@@ -290,7 +297,7 @@ def run_ab(port: int, path: str, requests: int, concurrency: int, timeout: float
         raise FileNotFoundError("ab (apache2-utils) is not installed")
     with tempfile.TemporaryDirectory(prefix="aiwfe-ab-") as tmp:
         csv_path = Path(tmp) / "pct.csv"
-        done = subprocess.run(
+        done = proc.run(
             [
                 binary,
                 "-q",
@@ -302,10 +309,10 @@ def run_ab(port: int, path: str, requests: int, concurrency: int, timeout: float
                 str(csv_path),
                 f"http://{LOOPBACK}:{port}{path}",
             ],
-            capture_output=True,
-            text=True,
+            capture=True,
             timeout=timeout,
             check=False,
+            quiet=True,
         )
         if done.returncode != 0:
             raise RuntimeError(f"ab failed ({done.returncode}): {done.stderr.strip()[-500:]}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -18,7 +17,8 @@ from typing import Any
 
 import psutil
 
-from ci.services_env import free_port, wait_for_port
+from ci import proc
+from ci.env.services import free_port, wait_for_port
 
 LOG_DIR = Path("build/bench/logs")
 
@@ -31,7 +31,7 @@ class Service:
     port: int
     argv: list[str]
     env: dict[str, str]
-    process: subprocess.Popen | None = None
+    process: proc.Popen | None = None
     log_path: Path | None = None
 
     def start(self) -> None:
@@ -39,12 +39,12 @@ class Service:
         self.log_path = LOG_DIR / f"{self.name}.log"
         log = open(self.log_path, "ab")
         try:
-            self.process = subprocess.Popen(
+            self.process = proc.spawn(
                 self.argv,
                 env=self.env,
                 stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                stderr=proc.STDOUT,
+                new_session=True,
             )
         finally:
             log.close()
@@ -68,7 +68,7 @@ class Service:
                 os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(30)
-            except subprocess.TimeoutExpired:
+            except proc.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
@@ -93,11 +93,11 @@ def tree_totals(processes: list[psutil.Process]) -> dict[str, float]:
     rss = 0
     cpu = 0.0
     count = 0
-    for proc in processes:
+    for process in processes:
         try:
-            with proc.oneshot():
-                rss += proc.memory_info().rss
-                times = proc.cpu_times()
+            with process.oneshot():
+                rss += process.memory_info().rss
+                times = process.cpu_times()
                 cpu += times.user + times.system
                 count += 1
         except (psutil.NoSuchProcess, psutil.AccessDenied):

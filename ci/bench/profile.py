@@ -11,13 +11,14 @@ import contextlib
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ci import proc
 
 RATE_HZ = 250
 
@@ -88,9 +89,9 @@ def fold(collapsed: str) -> dict[str, Any]:
     }
 
 
-def spy_on(binary: str, pid: int, path: Path) -> subprocess.Popen:
+def spy_on(binary: str, pid: int, path: Path) -> proc.Popen:
     """py-spy recording the GIL-holding (= running Python) samples of one process."""
-    return subprocess.Popen(
+    return proc.spawn(
         [
             binary,
             "record",
@@ -105,8 +106,8 @@ def spy_on(binary: str, pid: int, path: Path) -> subprocess.Popen:
             "-p",
             str(pid),
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=proc.DEVNULL,
+        stderr=proc.DEVNULL,
     )
 
 
@@ -114,7 +115,7 @@ def profiled(
     binary: str, services: list[Any], out: Path, load: Callable[[], Any], tag: str = ""
 ) -> tuple:
     """Run `load()` while py-spy samples every service; returns (load result, folded)."""
-    spies: list[tuple[str, subprocess.Popen, Path]] = []
+    spies: list[tuple[str, proc.Popen, Path]] = []
     try:
         for service in services:
             path = out / f"{service.name}{tag}.collapsed"
@@ -128,7 +129,7 @@ def profiled(
         for _, spy, _ in spies:
             try:
                 spy.wait(30)
-            except subprocess.TimeoutExpired:
+            except proc.TimeoutExpired:
                 spy.kill()
     folded = {name: fold(path.read_text()) for name, _, path in spies if path.exists()}
     return result, folded
@@ -139,14 +140,8 @@ def run(plan: Any, backing: Any, token: str, out: Path, log: Any = print) -> dic
     the bare app under `ab` on /api/health."""
     from ci.bench import gateway
     from ci.bench.load import health_load, run_closed_loop
-    from ci.bench.topology import (
-        TOPOLOGIES,
-        build,
-        check_mixed,
-        mixed_calls,
-        step_calls,
-        wait_ready,
-    )
+    from ci.bench.topology import TOPOLOGIES, build, wait_ready
+    from ci.bench.workload import check_mixed, mixed_calls, step_calls
 
     binary = py_spy()
     if binary is None:

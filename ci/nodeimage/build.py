@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci import pins, progress
+from ci import pins
 from ci.nodeimage import gobuild, kubernetes, oci, rootfs
 from ci.paths import cache_dir, logs_dir
 from ci.proc import echo
@@ -162,8 +162,7 @@ def ensure(plan: Plan | None = None) -> str:
     log = logs_dir() / f"nodeimage-{plan.key}.log"
     if plan.tarball.exists():
         echo(f"loading {plan.tag} from {plan.tarball}")
-        with progress.step(f"docker load {plan.tarball.name}", key="nodeimage-load"):
-            _run([docker(), "load", "-i", str(plan.tarball)], log)
+        _run([docker(), "load", "-i", str(plan.tarball)], log)
         if docker_has(plan.tag):
             return plan.tag
         echo(f"{plan.tarball} did not hold {plan.tag}; rebuilding")
@@ -537,52 +536,42 @@ def build(plan: Plan, log: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     echo(f"building the air-gapped node image {plan.tag} (log: {log})")
     kind_dir = kubernetes.module_dir("sigs.k8s.io/kind", plan.kind_version)
-    steps = 7
-
-    def step(k: int, label: str, key: str):
-        return progress.step(f"node image: {label}", key=f"nodeimage-{key}", k=k, n=steps)
 
     suite = plan.pin("debian", "suite")
-    with step(1, "debootstrap the userland and node rootfs", "rootfs"):
-        userland = rootfs.debootstrap("userland", suite, rootfs.USERLAND_PACKAGES, workdir, log)
-        node_rootfs = rootfs.debootstrap("node", suite, rootfs.NODE_PACKAGES, workdir, log)
+    userland = rootfs.debootstrap("userland", suite, rootfs.USERLAND_PACKAGES, workdir, log)
+    node_rootfs = rootfs.debootstrap("node", suite, rootfs.NODE_PACKAGES, workdir, log)
 
     k8s_dir = workdir / f"kubernetes-{plan.kubernetes_version}"
-    with step(2, f"go build Kubernetes {plan.kubernetes_version}", "kubernetes"):
-        built = kubernetes.build(plan.kubernetes_version, k8s_dir, k8s_dir / "bin", log)
-    bins = {p.name: p for p in built}
-    with step(3, "go build etcd, CoreDNS, kindnetd and helpers", "go-programs"):
-        for program in go_programs(plan):
-            bins[program.name] = gobuild.build(program, workdir / "go", log)
-        bins["pause"] = build_pause(plan, workdir / "go", log)
+    bins = {
+        p.name: p for p in kubernetes.build(plan.kubernetes_version, k8s_dir, k8s_dir / "bin", log)
+    }
+    for program in go_programs(plan):
+        bins[program.name] = gobuild.build(program, workdir / "go", log)
+    bins["pause"] = build_pause(plan, workdir / "go", log)
     echo(f"binaries ready after {time.monotonic() - started:.0f}s")
 
     images_dir = workdir / f"images-{plan.key}"
     images_dir.mkdir(parents=True, exist_ok=True)
     archives = []
     layer_cache: dict[int, tuple[bytes, str]] = {}
-    with step(4, "component images", "component-images"):
-        for image in component_images(plan, bins, userland, HERE / "files"):
-            name = re.sub(r"[^A-Za-z0-9.-]+", "_", image.name) + ".tar"
-            archives.append((image.name, oci.write_archive(image, images_dir / name, layer_cache)))
+    for image in component_images(plan, bins, userland, HERE / "files"):
+        name = re.sub(r"[^A-Za-z0-9.-]+", "_", image.name) + ".tar"
+        archives.append((image.name, oci.write_archive(image, images_dir / name, layer_cache)))
     echo(f"component images ready after {time.monotonic() - started:.0f}s")
 
     stage = workdir / f"stage-{plan.key}"
-    with step(5, "assemble and import the node rootfs", "import"):
-        record = assemble_node_rootfs(plan, node_rootfs, kind_dir, bins, stage, log)
-        record["images"] = {name: path.name for name, path in archives}
-        (stage / "kind/aiwfe-node-image.json").write_text(json.dumps(record, indent=2) + "\n")
-        base_tag = f"{IMAGE_REPO}-base:{plan.key}"
-        import_rootfs(stage, base_tag, log)
-        shutil.rmtree(stage)
-    with step(6, "preload the component images", "preload"):
-        preload(plan, base_tag, archives, log)
-        _run([docker(), "rmi", base_tag], log)
-        import_userland(plan, userland, log)
+    record = assemble_node_rootfs(plan, node_rootfs, kind_dir, bins, stage, log)
+    record["images"] = {name: path.name for name, path in archives}
+    (stage / "kind/aiwfe-node-image.json").write_text(json.dumps(record, indent=2) + "\n")
+    base_tag = f"{IMAGE_REPO}-base:{plan.key}"
+    import_rootfs(stage, base_tag, log)
+    shutil.rmtree(stage)
+    preload(plan, base_tag, archives, log)
+    _run([docker(), "rmi", base_tag], log)
+    import_userland(plan, userland, log)
     echo(f"saving {plan.tag} to {plan.tarball}")
     tmp = plan.tarball.with_name(plan.tarball.name + ".tmp")
-    with step(7, f"docker save to {plan.tarball.name}", "save"):
-        _run([docker(), "save", "-o", str(tmp), plan.tag], log)
+    _run([docker(), "save", "-o", str(tmp), plan.tag], log)
     tmp.rename(plan.tarball)
     for old in plan.tarball.parent.glob("kind-node-*.tar"):
         if old != plan.tarball:

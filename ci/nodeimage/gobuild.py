@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ci import tools
 from ci.proc import echo
 
 
@@ -90,10 +90,9 @@ def build(program: GoProgram, workdir: Path, log: Path) -> Path:
     else:
         cwd = _wrapper(program, workdir)
         target = "." if program.main_source else program.package
-    env = tools.go_env(
-        {"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": "amd64", **program.env},
-        flags=("-buildvcs=false",),
-    )
+    env = dict(os.environ, CGO_ENABLED="0", GOOS="linux", GOARCH="amd64")
+    env.setdefault("GOFLAGS", "-buildvcs=false")
+    env.update(program.env)
     ldflags = f"-s -w {program.ldflags}".strip()
     cmd = [go(), "build", "-mod=mod", "-trimpath", f"-ldflags={ldflags}", "-o", str(out), target]
     echo(f"building {program.name} ({program.module} {program.version}); log: {log}")

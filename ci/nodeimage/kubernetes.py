@@ -9,12 +9,12 @@ exactly like hack/lib/version.sh does, so `kubelet --version` says the pinned ve
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-from ci import tools
 from ci.proc import echo
 
 # What kind needs: kubeadm/kubelet/kubectl on the node, the rest as control-plane images.
@@ -31,8 +31,10 @@ class BuildError(RuntimeError):
 
 
 def go_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The host's one Go environment (ci/tools.py: shared module and build cache)."""
-    return tools.go_env(extra, flags=("-buildvcs=false",))
+    env = dict(os.environ)
+    env.setdefault("GOFLAGS", "-buildvcs=false")
+    env.update(extra or {})
+    return env
 
 
 def module_dir(module: str, version: str) -> Path:

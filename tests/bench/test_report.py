@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ci.bench import profile, report
+from ci.bench import profile, report, tables
 
 MIB = 2**20
 
@@ -150,7 +150,7 @@ def test_results_shape_has_every_promised_key_and_is_json() -> None:
 
 
 def test_markdown_names_every_target_and_its_outcome() -> None:
-    table = report.markdown(results())
+    table = tables.markdown(results())
     assert "| mixed p50 (ms) | 11.0" in table
     assert "MISSED by 10%" in table  # p99
     assert "| render umbrella, prod | 1.50 s | < 1 s | MISSED by 50% |" in table
@@ -159,10 +159,10 @@ def test_markdown_names_every_target_and_its_outcome() -> None:
 
 def test_chart_writes_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    path = report.chart(results(), tmp_path / "bench.png")
+    path = tables.chart(results(), tmp_path / "bench.png")
     assert path is not None
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert report.chart({}, tmp_path / "none.png") is None
+    assert tables.chart({}, tmp_path / "none.png") is None
 
 
 COLLAPSED = """\
@@ -197,6 +197,6 @@ def test_what_if_and_serial_figures_are_reported_apart_from_the_headline() -> No
     assert what_if["p50_ratio"] == pytest.approx(31 / 22, abs=1e-4)
     assert what_if["rss_ratio"] == pytest.approx(100 / 600, abs=1e-4)
     assert "serial_p50_ratio" not in what_if  # the embedded reps had no serial pass
-    table = report.markdown({"topology": topo, "verdicts": {}})
+    table = tables.markdown({"topology": topo, "verdicts": {}})
     assert "What-if" in table and "| mixed p50 at concurrency 1 (ms) | 5.0" in table
     assert "| CPU s / 1,000 requests | 2.00 (±0%) | 10.00 (±25%) | 0.20 |" in table

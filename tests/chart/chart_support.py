@@ -19,7 +19,8 @@ import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
 
-from ci import chart, components, pins
+from ci import components, pins
+from ci.chart import chart
 
 CRDS_DIR = Path(chart.CRDS_DIR)
 PROFILES = tuple(chart.PROFILES)

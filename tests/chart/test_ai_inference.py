@@ -53,7 +53,7 @@ def test_gpu_preflight_decision(tmp_path, nodes, verdict):
     import shutil
     import subprocess
 
-    from ci import chart
+    from ci.chart import chart
 
     probe = tmp_path / "probe"
     (probe / "templates").mkdir(parents=True)

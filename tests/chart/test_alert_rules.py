@@ -2,7 +2,7 @@
 on synthetic series that mean trouble and clears when they recover (`promtool test rules`),
 each links to its section of docs/runbooks.md; the generated Alertmanager config is valid
 (`amtool check-config`). promtool and amtool come from Debian trixie (the versions the
-observability image ships) in the services rootfs (ci/services_env.py)."""
+observability image ships) in the services rootfs (ci/env/services/)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ci import services_env
+from ci.env import services as services_env
 from tests.chart.chart_support import by_name, of_kind, render
 
 REPO = Path(__file__).resolve().parents[2]

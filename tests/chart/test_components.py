@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from ci import chart
+from ci.chart import chart
 from tests.chart.chart_support import (
     COMPONENTS,
     PROFILES,

@@ -9,7 +9,8 @@ import re
 import pytest
 import yaml
 
-from ci import chart, components
+from ci import components
+from ci.chart import chart
 from ci.paths import REPO
 from tests.chart.chart_support import PROFILES, by_name, containers, of_kind, pod_spec, render
 

@@ -1,11 +1,12 @@
-"""The chart harness's own logic: the schema/docs generator (ci/chart_schema.py) and the
-profile table (ci/chart.py)."""
+"""The chart harness's own logic: the schema/docs generator (ci/chart/schema.py) and the
+profile table (ci/chart/chart.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ci import chart, chart_schema
+from ci.chart import chart
+from ci.chart import schema as chart_schema
 
 
 def test_annotated_keys_follow_nesting_and_continuations():

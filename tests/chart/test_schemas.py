@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from ci import chart, chart_schema
+from ci.chart import chart
+from ci.chart import schema as chart_schema
 from tests.chart.chart_support import (
     MONITORING_API,
     PROFILES,

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.images import FIRST_PARTY, REPORT
+from ci.components import FIRST_PARTY
+from ci.images.report import REPORT
 
 FIRST_PARTY_IMAGES = FIRST_PARTY
 MB = 1000 * 1000  # docker reports sizes in decimal megabytes
@@ -35,7 +36,7 @@ def report() -> dict:
 
 @pytest.fixture(scope="session")
 def docker() -> Path:
-    from ci.docker_engine import ensure_engine
+    from ci.env.docker_engine import ensure_engine
 
     return ensure_engine().path
 

@@ -7,14 +7,18 @@ import re
 
 import pytest
 
-from ci import images, pins, rootfs
+from ci import pins
+from ci.images import base as rootfs
+from ci.images import plan as image_plan
+from ci.images import report as report_module
+from ci.images import sources
 
-DOCKERFILES = sorted(images.IMAGES_DIR.glob("*/Dockerfile"))
+DOCKERFILES = sorted(image_plan.IMAGES_DIR.glob("*/Dockerfile"))
 NAMES = [path.parent.name for path in DOCKERFILES]
 
 
 def test_one_dockerfile_per_image_plus_the_shared_python_base():
-    assert set(NAMES) == set(images.ALL_IMAGES) | {"python-base"}
+    assert set(NAMES) == set(image_plan.ALL_IMAGES) | {"python-base"}
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=NAMES)
@@ -37,7 +41,7 @@ def test_dockerfile_works_with_the_builtin_frontend_and_no_registry_assumptions(
 
 @pytest.mark.parametrize("mode", ["online", "airgap"])
 def test_every_build_arg_the_plan_passes_is_declared(mode):
-    for build in images.plan(mode, "debian:test", []):
+    for build in image_plan.plan(mode, "debian:test", []):
         declared = set(re.findall(r"^ARG (\w+)", build.dockerfile.read_text(), re.MULTILINE))
         unused = set(build.args) - declared - {"GO_TOOLCHAIN"}
         assert not unused, f"{build.name}: build args not declared: {unused}"
@@ -45,7 +49,7 @@ def test_every_build_arg_the_plan_passes_is_declared(mode):
 
 def test_online_plan_uses_pinned_upstream_images_and_misses_nothing():
     data = pins.load()["images"]
-    for build in images.plan("online", data["debian"]["online_image"], []):
+    for build in image_plan.plan("online", data["debian"]["online_image"], []):
         assert not build.missing_parts
         for key, value in build.args.items():
             if key.endswith("_IMAGE") and key != "BASE_IMAGE":
@@ -53,7 +57,7 @@ def test_online_plan_uses_pinned_upstream_images_and_misses_nothing():
 
 
 def test_airgap_plan_names_qdrant_and_grafana_as_not_buildable():
-    plan = {b.name: b for b in images.plan("airgap", "aiwfe-base/debian:x", [])}
+    plan = {b.name: b for b in image_plan.plan("airgap", "aiwfe-base/debian:x", [])}
     assert set(plan["data-platform"].missing_parts) == {"qdrant"}
     assert plan["data-platform"].args["QDRANT_IMAGE"] == "qdrant-unavailable"
     assert "grafana" in plan["observability"].missing_parts
@@ -68,24 +72,24 @@ def test_airgap_plan_names_qdrant_and_grafana_as_not_buildable():
 
 def test_airgap_skip_switches_a_source_build_off(monkeypatch):
     monkeypatch.setenv("AIWFE_AIRGAP_SKIP", "ollama")
-    plan = {b.name: b for b in images.plan("airgap", "aiwfe-base/debian:x", [])}
+    plan = {b.name: b for b in image_plan.plan("airgap", "aiwfe-base/debian:x", [])}
     assert plan["ai-inference"].args["OLLAMA_IMAGE"] == "ollama-unavailable"
     assert "ollama" in plan["ai-inference"].missing_parts
 
 
 def test_mode_detection_honours_flag_and_environment(monkeypatch):
-    assert images.detect_mode("online")[0] == "online"
+    assert image_plan.detect_mode("online")[0] == "online"
     monkeypatch.setenv("AIWFE_AIRGAP", "1")
-    assert images.detect_mode(None) == ("airgap", "AIWFE_AIRGAP=1")
+    assert image_plan.detect_mode(None) == ("airgap", "AIWFE_AIRGAP=1")
     monkeypatch.setenv("AIWFE_AIRGAP", "0")
-    assert images.detect_mode(None) == ("online", "AIWFE_AIRGAP=0")
+    assert image_plan.detect_mode(None) == ("online", "AIWFE_AIRGAP=0")
 
 
 def test_registry_host_of_image_references():
-    assert images.registry_host("debian:13.8-slim") == "registry-1.docker.io"
-    assert images.registry_host("grafana/loki:3.7.8") == "registry-1.docker.io"
-    assert images.registry_host("ghcr.io/org/x:1") == "ghcr.io"
-    assert images.registry_host("localhost:5000/x:1") == "localhost:5000"
+    assert image_plan.registry_host("debian:13.8-slim") == "registry-1.docker.io"
+    assert image_plan.registry_host("grafana/loki:3.7.8") == "registry-1.docker.io"
+    assert image_plan.registry_host("ghcr.io/org/x:1") == "ghcr.io"
+    assert image_plan.registry_host("localhost:5000/x:1") == "localhost:5000"
 
 
 def test_base_image_key_changes_with_the_pin():
@@ -97,7 +101,7 @@ def test_base_image_key_changes_with_the_pin():
 
 
 def test_chart_version_is_a_version_not_latest():
-    version = images.chart_version()
+    version = image_plan.chart_version()
     assert re.fullmatch(r"\d+\.\d+\.\d+(?:[-+][\w.]+)?", version), version
 
 
@@ -138,32 +142,32 @@ def test_dockerfile_defaults_match_the_pins():
         "data-platform": {"QDRANT_IMAGE": data["upstream"]["qdrant"]["image"]},
     }
     for name, args in expected.items():
-        text = (images.IMAGES_DIR / name / "Dockerfile").read_text()
+        text = (image_plan.IMAGES_DIR / name / "Dockerfile").read_text()
         defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE))
         for key, value in args.items():
             assert defaults.get(key) == value, f"images/{name}/Dockerfile: ARG {key}"
-    for name in images.ALL_IMAGES:
-        text = (images.IMAGES_DIR / name / "Dockerfile").read_text()
+    for name in image_plan.ALL_IMAGES:
+        text = (image_plan.IMAGES_DIR / name / "Dockerfile").read_text()
         default = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE)).get("DEBIAN_IMAGE")
         assert default in (None, data["debian"]["online_image"]), name
 
 
 def test_a_failed_source_build_switches_its_part_off_with_the_reason_when_allowed(tmp_path):
     allowed = (True, "AIWFE_ALLOW_DEGRADED_IMAGES=1")
-    build = next(b for b in images.plan("airgap", "base:x", []) if b.name == "observability")
+    build = next(b for b in image_plan.plan("airgap", "base:x", []) if b.name == "observability")
     log = tmp_path / "loki.log"
     log.write_text("#7 12.3 go: downloading x\n#7 99.0 cmd/loki/main.go:3: error: undefined: Foo\n")
     ok = tmp_path / "jaeger.log"
     ok.write_text("done\n")
     jobs = [(build, "loki", "loki-from-source"), (build, "jaeger", "jaeger-from-source")]
-    seconds = images._apply_source_outcomes(jobs, [(1, 99.0, log), (0, 50.0, ok)], allowed)
+    seconds = sources._apply_source_outcomes(jobs, [(1, 99.0, log), (0, 50.0, ok)], allowed)
     assert seconds == {"observability": {"loki": 99.0, "jaeger": 50.0}}
     assert build.args["LOKI_IMAGE"] == "loki-unavailable"
     assert build.args["JAEGER_IMAGE"] == "jaeger-from-source"
     assert "undefined: Foo" in build.missing_parts["loki"]
     assert "loki" not in build.source_parts and "jaeger" in build.source_parts
-    timed_out = next(b for b in images.plan("airgap", "base:x", []) if b.name == "ai-inference")
-    images._apply_source_outcomes(
+    timed_out = next(b for b in image_plan.plan("airgap", "base:x", []) if b.name == "ai-inference")
+    sources._apply_source_outcomes(
         [(timed_out, "ollama", "ollama-from-source")], [(124, 1, ok)], allowed
     )
     assert "did not finish in time" in timed_out.missing_parts["ollama"]
@@ -171,11 +175,11 @@ def test_a_failed_source_build_switches_its_part_off_with_the_reason_when_allowe
 
 def test_partial_builds_keep_the_other_images_in_the_report(tmp_path, monkeypatch):
     report = tmp_path / "report.json"
-    monkeypatch.setattr(images, "REPORT", report)
+    monkeypatch.setattr(report_module, "REPORT", report)
     first = {"mode": "airgap", "images": [{"name": "data-platform", "status": "built"}]}
     report.write_text(json.dumps(first))
     second = {"mode": "airgap", "images": [{"name": "api-gateway", "status": "built"}]}
-    merged = images.merge_report(second)
+    merged = report_module.merge_report(second)
     assert [i["name"] for i in merged["images"]] == ["api-gateway", "data-platform"]
     other_mode = {"mode": "online", "images": [{"name": "api-gateway", "status": "built"}]}
-    assert images.merge_report(other_mode) == other_mode
+    assert report_module.merge_report(other_mode) == other_mode

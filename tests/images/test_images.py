@@ -6,9 +6,13 @@ from __future__ import annotations
 import pytest
 from image_helpers import FIRST_PARTY_IMAGES, MB, image_of, inspect, run
 
-from ci.images import ALL_IMAGES, THIRD_PARTY, chart_version
+from ci.components import THIRD_PARTY
+from ci.images.plan import ALL_IMAGES, chart_version
 
-SIZE_BUDGET = {name: 250 * MB for name in FIRST_PARTY_IMAGES} | {"data-platform": 600 * MB}
+# First party: 231 MB at the first round's end; boto3/botocore (aiwfe-data's S3-compatible
+# backup target) and cryptography (Ed25519 token keys) took it to 262 MB. Growth past 275 MB
+# needs a reason written here.
+SIZE_BUDGET = {name: 275 * MB for name in FIRST_PARTY_IMAGES} | {"data-platform": 600 * MB}
 # Compilers and build tools that must not reach a final stage.
 COMPILERS = ("gcc", "cc", "g++", "c++", "clang", "go", "rustc", "cargo", "make", "as", "ld")
 COMPILER_PACKAGES = ("gcc", "g++", "cpp", "clang", "golang-go", "binutils", "make", "libc6-dev")

@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from ci import cluster as cluster_mod
 from ci import pins
+from ci.cluster import kind as cluster_mod
 from ci.nodeimage import build as nodeimage
 
 TEST_IMAGE_REPO = "aiwfe.local/kind-smoke"

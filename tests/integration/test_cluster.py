@@ -1,6 +1,6 @@
 """The local kind cluster works: nodes, core add-ons, local images, Services, DNS, volumes.
 
-Runs against stock kind online and against the air-gapped node image offline (ci/cluster.py
+Runs against stock kind online and against the air-gapped node image offline (ci/cluster/kind.py
 decides); nothing here pulls from a registry: the workload image is built locally and loaded
 with `kind load docker-image`, and every pod uses imagePullPolicy: Never.
 """
@@ -17,8 +17,9 @@ from kubernetes import client
 from pytest_helm_charts.k8s.daemon_set import wait_for_daemon_sets_to_run
 from pytest_helm_charts.k8s.deployment import wait_for_deployments_to_run
 
-from ci import cluster as cluster_mod
-from ci import kind_docker_shim, pins
+from ci import pins
+from ci.cluster import kind as cluster_mod
+from ci.cluster import kind_docker_shim
 
 READY_TIMEOUT = 300
 POD_TIMEOUT = 180

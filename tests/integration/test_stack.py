@@ -18,9 +18,9 @@ import pytest
 from gateway_client import Gateway, LoadLoop
 from kubernetes import client
 
-from ci import stack
+from ci.cluster import stack
+from ci.cluster.release import Release, ReleaseError
 from ci.paths import BUILD, TOOLS_BIN
-from ci.release import Release, ReleaseError
 
 pytestmark = pytest.mark.stack
 RELEASE = "aiwfe"

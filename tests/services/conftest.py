@@ -1,4 +1,4 @@
-"""Fixtures: real PostgreSQL+pgvector and Redis (ci/services_env.py), migrated schema, and
+"""Fixtures: real PostgreSQL+pgvector and Redis (ci/env/services/), migrated schema, and
 the services started as real processes in consolidated and split mode."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import yaml
 from hypothesis import settings as hypothesis_settings
 
 from aiwfe.core.auth import KeyFiles
-from ci import services_env
+from ci.env import services as services_env
 from tests.services.support import (
     ADMIN_PASSWORD,
     CONFIG,

@@ -1,5 +1,5 @@
 """The "old stack" for the aiwfe-data tests: PostgreSQL 15 and Redis 7 from Debian bookworm
-(as the Docker Compose deployment ran them, ci/services_env.py start(old=True)), vectors in a
+(as the Docker Compose deployment ran them, ci/env/services/ start(old=True)), vectors in a
 Qdrant collection. No Qdrant server can be built here (no registry, no Rust toolchain for its
 build in reasonable time), so the collection lives in qdrant-client's local mode
 (AIWFE_QDRANT_URL=path:...), which serves the same points API the tool uses.
@@ -23,9 +23,9 @@ from typing import Any
 import asyncpg
 import pytest
 import redis
-from tests.services.stack import script
 
-from ci import services_env
+from ci.env import services as services_env
+from tests.services.support import script
 
 NAMESPACE = "legacy"
 # (text, tags, metadata): recalled after the move by the memory module.

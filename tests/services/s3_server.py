@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci import pins, tools
-from ci.services_env import free_port, wait_for_port
+from ci.env.services import free_port, wait_for_port
 
 
 def pin() -> pins.ToolPin:

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 
 from aiwfe.core.auth import KeyFiles
-from ci.services_env import free_port
+from ci.env.services import free_port
 
 BIN = Path(sys.executable).parent
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aiwfe.migrate.__main__ import head as migrations_head
 from tests.services import data_stack
 from tests.services.conftest import migrate
 from tests.services.data_stack import MEMORIES, memory_id, recall, run_data
@@ -107,7 +108,7 @@ def test_vectors_move_qdrant_to_pgvector_and_back(
     manifest = json.loads((back_dir / back_id / "manifest.json").read_text())
     want = old_bundle["manifest"]["fingerprints"]["vectors"]
     got = manifest["fingerprints"]["vectors"]
-    assert got["store"] == "pgvector" and manifest["alembic_revision"] == "0002"
+    assert got["store"] == "pgvector" and manifest["alembic_revision"] == migrations_head()
     assert (got["count"], got["config"], got["checksum"]) == (
         want["count"],
         want["config"],

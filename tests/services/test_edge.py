@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from aiwfe.core.auth import hash_password
-from ci.services_env import free_port
+from ci.env.services import free_port
 from tests.services.support import Proc, Stack, script
 
 LOGIN = "/api/v1/auth/login"

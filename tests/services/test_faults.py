@@ -158,7 +158,7 @@ def test_request_id_reaches_cognitive_and_logs_are_json(api: Api, stack: Stack) 
 
 
 def test_sigterm_shuts_down_gracefully(stack: Stack) -> None:
-    from ci.services_env import free_port
+    from ci.env.services import free_port
     from tests.services.support import Proc, script
 
     # uvicorn re-raises SIGTERM after its orderly shutdown (exit -15); celery exits 0.

@@ -14,7 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from ci.services_env import free_port
+from ci.env.services import free_port
 from tests.services.support import ADMIN_PASSWORD, Proc, Stack, migrate, script
 
 

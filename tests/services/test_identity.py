@@ -15,7 +15,7 @@ import pytest
 
 from aiwfe.core import auth
 from aiwfe.core.auth import KeyFiles
-from ci.services_env import free_port
+from ci.env.services import free_port
 from tests.services.support import ADMIN_PASSWORD, Proc, Stack, script
 
 ANALYZE = ("/v1/perception/analyze", {"text": "Ada Lovelace wrote the first program."})

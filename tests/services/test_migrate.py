@@ -69,7 +69,7 @@ def test_concurrent_migrators_agree(migrated: dict[str, str], db) -> None:
 
 
 def test_check_reports_unreachable_database(migrated: dict[str, str]) -> None:
-    from ci.services_env import free_port
+    from ci.env.services import free_port
 
     result = migrate({**migrated, "AIWFE_DB_PORT": str(free_port())}, "check")
     assert result.returncode == 2 and "database unreachable" in result.stdout

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from aiwfe.cognitive.engine import Engine
 from aiwfe.core.db import create_engine
 from aiwfe.core.settings import Settings
-from ci.services_env import PgBouncer, free_port
+from ci.env.services import PgBouncer, free_port
 from tests.services.conftest import migrate
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.services_env import free_port
+from ci.env.services import free_port
 from tests.services.support import Api, Proc, Stack, wait_for_run, wait_until
 
 FAST = {

@@ -1,6 +1,6 @@
 """End-to-end fixtures: the real platform on loopback and headless Debian chromium.
 
-The stack is the services' own: PostgreSQL+pgvector and Redis from ci/services_env.py, the
+The stack is the services' own: PostgreSQL+pgvector and Redis from ci/env/services/, the
 schema migrated by `aiwfe-migrate upgrade` (which also creates the admin user), then
 cognitive-services, config-manager, the gateway (serving the built UI from
 AIWFE_STATIC_DIR) and the Celery worker, each as its real console script. The browser is
@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from aiwfe.core.auth import KeyFiles
-from ci import services_env
+from ci.env import services as services_env
 from tests.services.support import Proc, script
 from tests.ui.support import (
     ADMIN_PASSWORD,

@@ -44,7 +44,7 @@ def test_readme_and_ci_run_state_the_same_budget():
 
 def fake_checkout(tmp_path: Path, failing: str) -> Path:
     """A copy of .ci/run beside a ci/bootstrap.py that fails the tier named `failing` and a
-    ci/cluster.py for the background node image; both append what ran to ran.txt."""
+    ci/cluster/kind.py for the background node image; both append what ran to ran.txt."""
     (tmp_path / ".ci").mkdir(parents=True)
     shutil.copy(CI_RUN, tmp_path / ".ci" / "run")
     (tmp_path / "ci").mkdir()

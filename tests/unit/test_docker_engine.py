@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ci import docker_engine
+from ci.env import docker_engine
 
 
 def fake_docker(path: Path, client: str, server: str | None, buildx: bool) -> Path:

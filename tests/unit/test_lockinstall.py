@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ci import lockinstall
+from ci.env import lockinstall
 from ci.paths import REPO
 
 

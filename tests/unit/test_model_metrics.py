@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from aiwfe.core import metrics
 from aiwfe.core.providers.embeddings import HashingEmbedding, OllamaEmbedding
 from aiwfe.core.providers.llm import LocalExtractiveLLM, OllamaLLM, OpenAICompatibleLLM
-from ci.services_env import free_port
+from ci.env.services import free_port
 
 
 def sample(name: str, **labels: str) -> float:

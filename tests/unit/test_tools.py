@@ -100,19 +100,25 @@ def test_changing_ldflags_gets_a_fresh_build(sandbox):
 
 
 def test_every_host_go_build_shares_one_cache_under_the_machine_cache(sandbox, monkeypatch):
-    from ci.nodeimage import kubernetes
+    from ci.cluster import kind
+    from ci.nodeimage import build, kubernetes
 
     for name in ("GOCACHE", "GOMODCACHE", "GOFLAGS"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # so the teardown also undoes what build_node_image sets
+        monkeypatch.delenv(name)
     cache = sandbox / "cache"
     tool_env = tools.go_env({"CGO_ENABLED": "0"}, flags=("-mod=mod",))
-    node_env = kubernetes.go_env({"GOOS": "linux"})
-    for env in (tool_env, node_env):
+    assert tool_env["GOFLAGS"].split() == ["-modcacherw", "-mod=mod"]
+    # The node image's builder inherits os.environ, set by ci.cluster before it runs (its
+    # own sources stay untouched: they are part of the node image's cache key).
+    seen = {}
+    monkeypatch.setattr(build, "ensure", lambda plan: seen.update(kubernetes.go_env()) or "tag")
+    assert kind.build_node_image() == "tag"
+    for env in (tool_env, seen):
         assert env["GOCACHE"] == str(cache / "go" / "build")
         assert env["GOMODCACHE"] == str(cache / "go" / "mod")
         assert "-modcacherw" in env["GOFLAGS"].split()  # removable with rm -rf
-    assert tool_env["GOFLAGS"].split() == ["-modcacherw", "-mod=mod"]
-    assert node_env["GOFLAGS"].split() == ["-modcacherw", "-buildvcs=false"]
+    assert seen["GOFLAGS"].split() == ["-modcacherw", "-buildvcs=false"]
 
 
 def test_a_go_cache_the_user_set_wins(sandbox, monkeypatch):

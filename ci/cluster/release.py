@@ -1,21 +1,20 @@
 """Helm release operations on a cluster: install/upgrade, test, rollback, uninstall.
 
-Used by `nox -s up` (ci/stack.py) and the integration suite, so both drive the chart the way
+Used by `nox -s up` (ci/cluster/stack.py) and the integration suite, so both drive the chart the way
 a user does: `helm upgrade --install ./charts/aiwfe -f values/<profile>.yaml`.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ci import diagnostics
+from ci import proc
+from ci.cluster import diagnostics
 from ci.paths import CHART, VALUES_DIR
-from ci.proc import echo
 
 
 class ReleaseError(RuntimeError):
@@ -37,11 +36,10 @@ class Release:
 
     def _helm(self, *args: str, timeout: float = 900) -> str:
         cmd = [self.helm, *args, "-n", self.namespace, "--kubeconfig", str(self.kubeconfig)]
-        echo("$ " + " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-        if proc.returncode != 0:
-            raise ReleaseError(cmd, proc.stdout + proc.stderr)
-        return proc.stdout
+        result = proc.run(cmd, capture=True, check=False, timeout=timeout)
+        if result.returncode != 0:
+            raise ReleaseError(cmd, result.stdout + result.stderr)
+        return result.stdout
 
     def upgrade_install(
         self,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
 from pathlib import Path
 
+from ci import proc
 from ci.paths import cache_dir
 from ci.proc import echo
 
@@ -89,13 +89,13 @@ def collect(
             ["history", release],
             ["get", "values", release, "--all"],
         ):
-            proc = subprocess.run(
+            result = proc.run(
                 [helm, *what, "-n", namespace, "--kubeconfig", str(kubeconfig)],
-                capture_output=True,
-                text=True,
+                capture=True,
                 check=False,
+                quiet=True,
             )
-            _write(out / f"helm-{what[0]}.txt", proc.stdout + proc.stderr)
+            _write(out / f"helm-{what[0]}.txt", result.stdout + result.stderr)
     echo(f"diagnostics for {label!r} collected in {out}")
     return out
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ci import proc
 from ci.paths import TOOLS_BIN, cache_dir, logs_dir
 from ci.pins import parse_version
 from ci.proc import echo, run
@@ -42,38 +42,37 @@ class DockerClient:
 
 def engine_answers(client: Path | str = "docker", timeout: float = 10) -> bool:
     try:
-        proc = subprocess.run(
-            [str(client), "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
+        result = proc.run(
+            [client, "version", "--format", "{{.Server.Version}}"],
+            capture=True,
+            check=False,
+            quiet=True,
             timeout=timeout,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, proc.TimeoutExpired):
         return False
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+    return result.returncode == 0 and bool(result.stdout.strip())
 
 
 def client_version(client: Path | str) -> str | None:
     try:
-        proc = subprocess.run(
-            [str(client), "version", "--format", "{{.Client.Version}}"],
-            capture_output=True,
-            text=True,
+        result = proc.run(
+            [client, "version", "--format", "{{.Client.Version}}"],
+            capture=True,
+            check=False,
+            quiet=True,
             timeout=10,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, proc.TimeoutExpired):
         return None
-    return parse_version(proc.stdout)
+    return parse_version(result.stdout)
 
 
 def has_buildx(client: Path | str) -> bool:
     try:
-        proc = subprocess.run(
-            [str(client), "buildx", "version"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        return proc.succeeds([client, "buildx", "version"], timeout=10)
+    except (OSError, proc.TimeoutExpired):
         return False
-    return proc.returncode == 0
 
 
 def builtin_buildkit(version: str | None) -> bool:
@@ -133,19 +132,15 @@ def start_dockerd(client: Path, wait_seconds: float = 90) -> Path:
     log = logs_dir() / "dockerd.log"
     echo(f"starting dockerd in the background (log: {log})")
     with log.open("ab") as handle:
-        subprocess.Popen(
-            [str(DOCKERD)],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+        proc.spawn(
+            [DOCKERD], stdout=handle, stderr=proc.STDOUT, stdin=proc.DEVNULL, new_session=True
         )
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if engine_answers(client, timeout=5):
             return log
         time.sleep(1)
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+    tail = proc.log_tail(log)
     raise EngineError(f"dockerd did not answer within {wait_seconds:.0f}s; see {log}:\n{tail}")
 
 

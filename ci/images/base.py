@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci import pins
+from ci import pins, proc
+from ci.env import rootfs
 from ci.paths import cache_dir, logs_dir
-from ci.proc import echo, run
 
 BASE_REPOSITORY = "aiwfe-base/debian"
 
 # Same trims as Debian's official -slim images: no docs, man pages or translations.
 DPKG_EXCLUDES = """\
-# Written by ci/rootfs.py, as in Debian's -slim images.
+# Written by ci/images/base.py, as in Debian's -slim images.
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
 path-exclude /usr/share/man/*
@@ -38,15 +35,11 @@ path-exclude /usr/share/locale/*
 """
 
 APT_CONF = """\
-# Written by ci/rootfs.py: small images, no recommends, no stored package files.
+# Written by ci/images/base.py: small images, no recommends, no stored package files.
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
 """
-
-
-class RootfsError(RuntimeError):
-    """debootstrap or the import failed; the message names the log."""
 
 
 @dataclass(frozen=True)
@@ -97,55 +90,38 @@ class DebianPin:
 
 
 def image_exists(docker: Path | str, ref: str) -> bool:
-    proc = subprocess.run(
-        [str(docker), "image", "inspect", "--format", "{{.Id}}", ref],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.returncode == 0
+    return proc.succeeds([docker, "image", "inspect", "--format", "{{.Id}}", ref])
 
 
 def tarball(pin: DebianPin) -> Path:
     return cache_dir() / "rootfs" / f"debian-{pin.suite}-{pin.key}.tar"
 
 
-def debootstrap(pin: DebianPin) -> Path:
+def _tar(root: Path, target: Path) -> None:
+    partial = target.with_suffix(".partial")
+    proc.run(["tar", "--numeric-owner", "--xattrs", "-C", root, "-cf", partial, "."], quiet=True)
+    partial.rename(target)
+
+
+def debootstrap(pin: DebianPin, program: Sequence[str] = rootfs.DEBOOTSTRAP) -> Path:
     """Build the root filesystem tarball for `pin` (cached); returns its path."""
-    target = tarball(pin)
-    if target.exists():
-        echo(f"debootstrap: reusing {target}")
-        return target
-    if shutil.which("debootstrap") is None:
-        if os.geteuid() != 0:
-            raise RootfsError("debootstrap is not installed; apt-get install debootstrap")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "debootstrap"], env=env)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    spec = rootfs.Debootstrap(
+        suite=pin.suite,
+        mirror=pin.mirror,
+        variant=pin.variant,
+        include=pin.include,
+        components="main",
+        nice=10,
+    )
     log = logs_dir() / f"debootstrap-{pin.suite}-{pin.key}.log"
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix="build-") as tmp:
-        root = Path(tmp) / "rootfs"
-        cmd = [
-            "nice",
-            "-n",
-            "10",
-            "debootstrap",
-            f"--variant={pin.variant}",
-            "--components=main",
-        ]
-        if pin.include:
-            cmd.append("--include=" + ",".join(pin.include))
-        cmd += [pin.suite, str(root), pin.mirror]
-        echo(f"debootstrap {pin.suite} ({pin.variant}) -> {target} (log: {log})")
-        with log.open("w") as handle:
-            proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, check=False)
-        if proc.returncode != 0:
-            raise RootfsError(f"debootstrap failed (exit {proc.returncode}); see {log}")
-        _trim(root, pin)
-        partial = target.with_suffix(".partial")
-        run(["tar", "--numeric-owner", "--xattrs", "-C", root, "-cf", partial, "."], quiet=True)
-        partial.rename(target)
-    return target
+    return rootfs.build(
+        tarball(pin),
+        spec,
+        log,
+        finish=lambda root: _trim(root, pin),
+        commit=_tar,
+        program=program,
+    )
 
 
 def _trim(root: Path, pin: DebianPin) -> None:
@@ -180,7 +156,7 @@ def ensure_base(docker: Path | str, pin: DebianPin | None = None) -> str:
     """The imported base image's tag, building and importing it when missing."""
     pin = pin or DebianPin.load()
     if image_exists(docker, pin.tag):
-        echo(f"base image {pin.tag} present")
+        proc.echo(f"base image {pin.tag} present")
         return pin.tag
     tar = debootstrap(pin)
     changes = [
@@ -194,5 +170,5 @@ def ensure_base(docker: Path | str, pin: DebianPin | None = None) -> str:
     for change in changes:
         cmd += ["--change", change]
     cmd += ["--message", f"debootstrap {pin.suite} {pin.variant} key {pin.key}", tar, pin.tag]
-    run(cmd)
+    proc.run(cmd)
     return pin.tag

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+from ci import proc
 from ci.paths import cache_dir
 
 REAL_DOCKER_ENV = "AIWFE_REAL_DOCKER"
@@ -69,14 +69,12 @@ def split_global(args: list[str]) -> tuple[list[str], str | None, list[str]]:
 def image_command(real: str, image: str) -> list[str] | None:
     """The image's entrypoint + command, or None if `image` is not a local image."""
     fmt = "{{json .Config.Entrypoint}}|{{json .Config.Cmd}}"
-    proc = subprocess.run(
-        [real, "image", "inspect", "--format", fmt, image],
-        capture_output=True,
-        text=True,
+    inspect = proc.run(
+        [real, "image", "inspect", "--format", fmt, image], capture=True, check=False, quiet=True
     )
-    if proc.returncode != 0:
+    if inspect.returncode != 0:
         return None
-    entrypoint, cmd = (json.loads(part) or [] for part in proc.stdout.strip().split("|", 1))
+    entrypoint, cmd = (json.loads(part) or [] for part in inspect.stdout.strip().split("|", 1))
     return [*entrypoint, *cmd]
 
 
@@ -120,10 +118,10 @@ def write_wrapper(real_docker: Path, python: str = sys.executable) -> Path:
     bindir.mkdir(parents=True, exist_ok=True)
     text = (
         "#!/bin/sh\n"
-        "# Written by ci/kind_docker_shim.py: kind's docker on hosts that refuse --privileged.\n"
+        "# Written by ci/cluster/kind_docker_shim.py: docker for kind where --privileged fails.\n"
         f'export {REAL_DOCKER_ENV}="${{{REAL_DOCKER_ENV}:-{real_docker}}}"\n'
         f'export PYTHONPATH="{REPO}${{PYTHONPATH:+:$PYTHONPATH}}"\n'
-        f'exec "{python}" -m ci.kind_docker_shim "$@"\n'
+        f'exec "{python}" -m ci.cluster.kind_docker_shim "$@"\n'
     )
     if not wrapper.exists() or wrapper.read_text() != text:
         tmp = wrapper.with_name("docker.tmp")

@@ -9,7 +9,7 @@ Online (a container registry answers), this is stock kind with the pinned stock 
 Air-gapped (no registry answers, or AIWFE_AIRGAP=1), the node image is built locally by
 ci/nodeimage and kind is pointed at it. Independently, when a probe shows that this host
 refuses `docker run --privileged` (it lacks CAP_SYS_RESOURCE), kind runs through the docker
-shim of ci/kind_docker_shim.py. The kubeconfig is written to <cache>/kubeconfig-<name>.
+shim of ci/cluster/kind_docker_shim.py. The kubeconfig is written to <cache>/kubeconfig-<name>.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.error
@@ -26,7 +25,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ci import docker_engine, kind_docker_shim, pins, progress
+from ci import pins, proc, progress, tools
+from ci.cluster import kind_docker_shim
+from ci.env import docker_engine
 from ci.paths import TOOLS_BIN, cache_dir, env_with_tools, logs_dir
 from ci.proc import echo
 
@@ -81,11 +82,11 @@ def privileged_refused(image: str, docker: str) -> bool:
     """Does this host refuse `docker run --privileged`? Tried with an image we already have,
     compared with the same container without the flag (so a broken image is not mistaken)."""
     base = [docker, "run", "--rm", "--entrypoint", "true"]
-    plain = subprocess.run([*base, image], capture_output=True, text=True, timeout=120)
+    plain = proc.run([*base, image], capture=True, check=False, quiet=True, timeout=120)
     if plain.returncode != 0:
         raise ClusterError(f"cannot run a container from {image}: {plain.stderr.strip()}")
-    privileged = subprocess.run(
-        [*base, "--privileged", image], capture_output=True, text=True, timeout=120
+    privileged = proc.run(
+        [*base, "--privileged", image], capture=True, check=False, quiet=True, timeout=120
     )
     if privileged.returncode != 0:
         echo(f"docker run --privileged is refused here ({privileged.stderr.strip()[-120:]})")
@@ -122,9 +123,7 @@ class Cluster:
 
     def kind(self, *args: str, capture: bool = False, timeout: float | None = None):
         cmd = [kind_binary(self.env), *args]
-        return subprocess.run(
-            cmd, env=self.env, capture_output=capture, text=True, timeout=timeout, check=True
-        )
+        return proc.run(cmd, env=self.env, capture=capture, timeout=timeout, quiet=True)
 
     def load_image(self, tag: str) -> None:
         """`kind load docker-image`: a locally built image into every node's containerd."""
@@ -188,29 +187,41 @@ def kind_config(image_is_airgapped: bool, shim: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def build_node_image() -> str:
+    """The air-gapped node image (ci/nodeimage), built once and cached, as one progress step.
+
+    The step and the Go environment are set here, outside ci/nodeimage, on purpose: the node
+    image's cache key hashes that folder's sources, so an edit there rebuilds a 40-minute
+    image on every machine. The builder's Go runs inherit os.environ: the host's one Go
+    module and build cache (tools.go_env) and -buildvcs=false, as its own defaults set."""
+    from ci.nodeimage import build
+
+    os.environ.update(tools.go_env(flags=("-buildvcs=false",)))
+    plan = build.Plan.from_pins()
+    cached = plan.tarball.exists()
+    label = f"kind node image {plan.tag}: " + ("load from the cache" if cached else "build")
+    with progress.step(label, key="nodeimage-load" if cached else "nodeimage-build"):
+        return build.ensure(plan)
+
+
 def node_image(offline: bool, env: dict[str, str]) -> str:
     if offline:
-        from ci.nodeimage import build
-
         os.environ["PATH"] = env["PATH"]  # the builder calls docker from PATH
-        return build.ensure()
+        return build_node_image()
     # AIWFE_KIND_NODE_IMAGE picks another published node image online (the CI matrix).
     image = os.environ.get("AIWFE_KIND_NODE_IMAGE") or pins.load()["node_image"]["stock"]["image"]
-    have = subprocess.run(["docker", "image", "inspect", image], capture_output=True, env=env)
-    if have.returncode != 0:
-        subprocess.run(["docker", "pull", image], env=env, check=True)
+    if not proc.succeeds(["docker", "image", "inspect", image], env=env):
+        proc.run(["docker", "pull", image], env=env)
     return image
 
 
 def existing_clusters(env: dict[str, str]) -> list[str]:
-    out = subprocess.run(
-        [kind_binary(env), "get", "clusters"], env=env, capture_output=True, text=True, check=True
-    )
+    out = proc.run([kind_binary(env), "get", "clusters"], env=env, capture=True, quiet=True)
     return out.stdout.split()
 
 
 def node_container_image(name: str, env: dict[str, str]) -> str | None:
-    proc = subprocess.run(
+    inspect = proc.run(
         [
             "docker",
             "inspect",
@@ -219,12 +230,13 @@ def node_container_image(name: str, env: dict[str, str]) -> str | None:
             f"{name}-control-plane",
         ],
         env=env,
-        capture_output=True,
-        text=True,
+        capture=True,
+        check=False,
+        quiet=True,
     )
-    if proc.returncode != 0:
+    if inspect.returncode != 0:
         return None
-    image, running = proc.stdout.strip().split("|")
+    image, running = inspect.stdout.strip().split("|")
     return image if running == "true" else None
 
 
@@ -233,21 +245,21 @@ def api_answers(name: str, env: dict[str, str]) -> bool:
     cmd = ["docker", "exec", f"{name}-control-plane", "kubectl"]
     cmd += ["--kubeconfig=/etc/kubernetes/admin.conf", "get", "--raw", "/readyz"]
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
+        return proc.succeeds(cmd, env=env, timeout=30)
+    except proc.TimeoutExpired:
         return False
-    return proc.returncode == 0
 
 
 def gateway_port_published(name: str, env: dict[str, str]) -> bool:
     """Whether the node publishes the gateway's NodePort (clusters made before it did not)."""
-    proc = subprocess.run(
+    port = proc.run(
         ["docker", "port", f"{name}-control-plane", f"{GATEWAY_NODE_PORT}/tcp"],
         env=env,
-        capture_output=True,
-        text=True,
+        capture=True,
+        check=False,
+        quiet=True,
     )
-    return proc.returncode == 0 and f"127.0.0.1:{GATEWAY_NODE_PORT}" in proc.stdout
+    return port.returncode == 0 and f"127.0.0.1:{GATEWAY_NODE_PORT}" in port.stdout
 
 
 def mode_key(offline: bool) -> str:
@@ -277,22 +289,18 @@ def up(name: str = NAME, env: dict[str, str] | None = None) -> Cluster:
     cmd += ["--kubeconfig", str(kubeconfig), "--wait", CREATE_WAIT, "--config", "-", "-v", "1"]
     echo(f"kind create cluster --name {name} --image {image} (shim: {use_shim}); log: {log}")
     started = time.monotonic()
-    with (
-        log.open("w") as handle,
-        progress.step(f"kind create cluster {name}", key=f"cluster-create-{mode_key(offline)}"),
-    ):
-        proc = subprocess.run(
+    log.unlink(missing_ok=True)  # one log per attempt
+    with progress.step(f"kind create cluster {name}", key=f"cluster-create-{mode_key(offline)}"):
+        proc.run_logged(
             cmd,
+            log,
+            what="kind create cluster",
+            error=ClusterError,
+            lines=30,
             env=env,
             input=kind_config(offline, use_shim),
-            text=True,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
         )
     cluster.created_seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-        raise ClusterError(f"kind create cluster failed; see {log}:\n{tail}")
     echo(f"kind cluster {name!r} created in {cluster.created_seconds:.0f}s")
     return cluster
 
@@ -301,7 +309,7 @@ def down(name: str = NAME, env: dict[str, str] | None = None) -> None:
     env = base_env(env)
     if name in existing_clusters(env):
         # deleting needs no --privileged, so no shim
-        subprocess.run([kind_binary(env), "delete", "cluster", "--name", name], env=env, check=True)
+        proc.run([kind_binary(env), "delete", "cluster", "--name", name], env=env)
     kubeconfig_path(name).unlink(missing_ok=True)
 
 
@@ -335,10 +343,8 @@ def main(argv: list[str]) -> int:
     elif command == "node-image":
         print(node_image(airgapped(), base_env()))
     else:
-        from ci.nodeimage import build
-
         os.environ["PATH"] = base_env()["PATH"]
-        print(build.ensure())
+        print(build_node_image())
     return 0
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from ci import cluster, components, progress
-from ci.images import REPORT as IMAGES_REPORT
+from ci import components, proc, progress
+from ci.cluster import kind as cluster
+from ci.cluster.release import Release, ReleaseError
+from ci.images.report import REPORT as IMAGES_REPORT
 from ci.paths import TOOLS_BIN
 from ci.proc import echo
-from ci.release import Release, ReleaseError
 
 RELEASE = "aiwfe"
 NAMESPACE = "aiwfe"
@@ -28,10 +28,10 @@ GATEWAY_URL = f"http://127.0.0.1:{cluster.GATEWAY_NODE_PORT}"
 
 def build_images() -> list[str]:
     """Run the image build (cached, so fast when nothing changed); the tags it built."""
-    proc = subprocess.run([sys.executable, "-m", "ci.images", "build"], check=False)
+    result = proc.run([sys.executable, "-m", "ci.images", "build"], check=False)
     report = json.loads(IMAGES_REPORT.read_text()) if IMAGES_REPORT.exists() else {"images": []}
     built = [i["image"] for i in report["images"] if i.get("status") == "built"]
-    if proc.returncode != 0:
+    if result.returncode != 0:
         failed = [i["image"] for i in report["images"] if i.get("status") != "built"]
         raise SystemExit(f"image build failed for {', '.join(failed) or 'some images'}")
     return built
@@ -117,7 +117,7 @@ def install(release: Release, values: list[str | Path], label: str) -> str:
 
 
 def up(extra_values: list[str]) -> int:
-    echo("nox -s up, step 1 of 4: images (ci/images.py)")
+    echo("nox -s up, step 1 of 4: images (ci/images/)")
     images = build_images()
     echo("nox -s up, step 2 of 4: kind cluster (node image built first when air-gapped)")
     kind = cluster.up()
@@ -143,7 +143,9 @@ def down() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ci.stack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ci.cluster.stack", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up_cmd = sub.add_parser("up", help="build, create the cluster, install the chart")
     up_cmd.add_argument("-f", "--values", action="append", default=[], help="extra values file")

@@ -1,8 +1,8 @@
 """Measure aiwfe-data: export and restore time and bundle size for a seeded install.
 
-    .nox/services/bin/python -m ci.data_bench [--memories 100000] [--dim 384]
+    .nox/services/bin/python -m ci.bench.data [--memories 100000] [--dim 384]
 
-Starts the harness's PostgreSQL 17 + pgvector and Redis (ci/services_env.py), migrates a
+Starts the harness's PostgreSQL 17 + pgvector and Redis (ci/env/services/), migrates a
 database to head, seeds N memories (a `memories` row and a `memory_vectors` row with a
 DIM-dimensional vector each), then times `aiwfe-data export` and `aiwfe-data import` into a
 fresh database and prints the per-step times the tool logs, the bundle size and the slowest
@@ -15,16 +15,14 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ci import services_env
+from ci import proc
+from ci.env import services as services_env
 
 BIN = Path(sys.executable).parent
 # The HNSW graph of 100k x 384 needs ~200 MB; with the server default (64 MB) its build takes
@@ -92,8 +90,12 @@ async def seed(env: dict[str, str], count: int, dim: int) -> None:
 
 def data(env: dict[str, str], *args: str) -> tuple[float, str, str]:
     started = time.monotonic()
-    result = subprocess.run(
-        [str(BIN / "aiwfe-data"), *args], env=env, capture_output=True, text=True, check=False
+    result = proc.run(
+        [str(BIN / "aiwfe-data"), *args],
+        env=env,
+        capture=True,
+        check=False,
+        quiet=True,
     )
     took = time.monotonic() - started
     if result.returncode != 0:
@@ -120,7 +122,9 @@ def main() -> int:
 
 def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -> int:
     source = install_env(services, services.postgres.database, dim)
-    migrate = subprocess.run([str(BIN / "aiwfe-migrate")], env=source, capture_output=True)
+    migrate = proc.run(
+        [str(BIN / "aiwfe-migrate")], env=source, capture=True, check=False, quiet=True, text=False
+    )
     assert migrate.returncode == 0, migrate.stderr
     started = time.monotonic()
     asyncio.run(seed(source, count, dim))
@@ -134,7 +138,7 @@ def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -
         if p.is_file()
     }
     timings = steps(out, "export")
-    subprocess.run(
+    proc.run(
         [
             services_env.CHROOT,
             str(services.postgres.root),
@@ -148,7 +152,7 @@ def bench(services: services_env.ServicesEnv, tmp: Path, count: int, dim: int) -
             "restored",
         ],
         env={"PGPASSWORD": services.postgres.password, "PATH": "/usr/bin:/bin"},
-        check=True,
+        quiet=True,
     )
     target = install_env(services, "restored", dim)
     services.redis.stop()  # a fresh, empty Redis for the target
