@@ -228,8 +228,8 @@ def test_flags_through_the_gateway(api: Api, stack: Stack, db, config_url: str) 
 
         username = f"viewer-{uuid.uuid4().hex[:6]}"
         db.execute(
-            "INSERT INTO users (id, username, password_hash, is_admin, is_active) "
-            "VALUES ($1, $2, $3, false, true)",
+            "INSERT INTO users (id, username, password_hash, role, is_active) "
+            "VALUES ($1, $2, $3, 'member', true)",
             uuid.uuid4(),
             username,
             hash_password("viewer password"),

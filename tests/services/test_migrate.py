@@ -18,11 +18,12 @@ def test_upgrade_check_admin_and_downgrade(migrated: dict[str, str], db) -> None
         assert empty.returncode == 1 and "not at head" in empty.stdout
         assert migrate(env).returncode == 0  # `upgrade` is the default
         assert migrate(env, "check").returncode == 0
-        assert migrate(env, "current").stdout.strip().splitlines()[-1] == "0003"
+        assert migrate(env, "current").stdout.strip().splitlines()[-1] == "0006"
         again = migrate(env, "upgrade")
         assert again.returncode == 0 and "admin user exists" in again.stdout
-        admins = db.fetch("SELECT username, password_hash, is_admin FROM users", database=name)
-        assert len(admins) == 1 and admins[0]["username"] == "root-admin" and admins[0]["is_admin"]
+        admins = db.fetch("SELECT username, password_hash, role FROM users", database=name)
+        assert len(admins) == 1 and admins[0]["username"] == "root-admin"
+        assert admins[0]["role"] == "admin"
         assert verify_password(admins[0]["password_hash"], ADMIN_PASSWORD)
         dim = db.value(
             "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'memory_vectors'::regclass "
@@ -108,4 +109,4 @@ def test_smoke_cli_against_the_stack(stack: Stack, migrated: dict[str, str]) -> 
 
 def test_me_reports_the_admin(api: Api) -> None:
     me = api.get("/api/v1/auth/me").json()
-    assert me["username"] == "admin" and me["is_admin"] is True
+    assert me["username"] == "admin" and me["is_admin"] is True and me["role"] == "admin"

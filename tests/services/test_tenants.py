@@ -24,8 +24,8 @@ def make_user(db, prefix: str) -> tuple[str, str]:
     username = f"{prefix}-{uuid.uuid4().hex[:6]}"
     password = f" {prefix} pass with spaces "  # leading/trailing spaces are part of it
     db.execute(
-        "INSERT INTO users (id, username, password_hash, is_admin, is_active) "
-        "VALUES ($1, $2, $3, false, true)",
+        "INSERT INTO users (id, username, password_hash, role, is_active) "
+        "VALUES ($1, $2, $3, 'member', true)",
         uuid.uuid4(),
         username,
         hash_password(password),

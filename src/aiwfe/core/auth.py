@@ -16,12 +16,15 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import json
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import httpx
@@ -66,11 +69,45 @@ class KeyFileError(ValueError):
     """A key file or PEM text that is not an Ed25519 key (message names the source)."""
 
 
+class Role(StrEnum):
+    """A user's role, lowest first: a viewer reads runs, memories and decisions; a member also
+    writes (runs, memories, feedback, chat); an admin also manages users, flags, the audit log."""
+
+    VIEWER = "viewer"
+    MEMBER = "member"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return ROLES.index(self)
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+ROLES = (Role.VIEWER, Role.MEMBER, Role.ADMIN)
+
+
 @dataclass(frozen=True)
 class Principal:
+    """A user acting: from a token, or (in the gateway) from an API key, whose `role` may be
+    lower than the user's own and whose id is `api_key_id`."""
+
     user_id: uuid.UUID
     username: str
     is_admin: bool
+    role: Role | None = None  # None: derived from is_admin (admin, else member)
+    api_key_id: uuid.UUID | None = None
+    session_version: int = field(default=0, compare=False)  # the user's, at the token's issue
+
+    def __post_init__(self) -> None:
+        role = Role(self.role) if self.role else (Role.ADMIN if self.is_admin else Role.MEMBER)
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "is_admin", role is Role.ADMIN)
+
+    @property
+    def current_role(self) -> Role:
+        return Role(self.role)
 
 
 @dataclass(frozen=True)
@@ -260,6 +297,8 @@ def issue_token(principal: Principal, key: SigningKey, ttl_seconds: int, issuer:
         "sub": principal.username,
         "uid": str(principal.user_id),
         "adm": principal.is_admin,
+        "role": principal.current_role.value,
+        "ver": principal.session_version,
     }
     return _sign(claims, key, ttl_seconds, issuer)
 
@@ -296,10 +335,14 @@ def decode_any(token: str, keys: KeySet, issuer: str) -> Principal | Service:
             raise TokenError(f"invalid token: unknown token type {claims['typ']!r}")
         if trusted.service is not None:
             raise TokenError(f"a {trusted.service} service key cannot sign user tokens")
+        adm = bool(claims.get("adm", False))
+        role = Role(claims["role"]) if claims.get("role") else None
         return Principal(
             user_id=uuid.UUID(str(claims["uid"])),
             username=str(claims["sub"]),
-            is_admin=bool(claims.get("adm", False)),
+            is_admin=adm,
+            role=role,
+            session_version=int(claims.get("ver", 0)),
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc
@@ -317,6 +360,46 @@ def decode_token(token: str, keys: KeySet, issuer: str) -> Principal:
     if isinstance(caller, Service):
         raise TokenError("a service token cannot act as a user")
     return caller
+
+
+# ---- API keys ----------------------------------------------------------------------------
+
+API_KEY_PREFIX = "aiwfe_"
+_API_KEY = re.compile(r"^aiwfe_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class ApiKeySecret:
+    """A new API key: `text` is shown once; only `digest` is stored."""
+
+    key_id: uuid.UUID
+    text: str
+
+    @property
+    def digest(self) -> str:
+        return hash_api_key(self.text)
+
+
+def new_api_key() -> ApiKeySecret:
+    key_id = uuid.uuid4()
+    return ApiKeySecret(key_id, f"{API_KEY_PREFIX}{key_id.hex}_{secrets.token_urlsafe(32)}")
+
+
+def hash_api_key(text: str) -> str:
+    """SHA-256 of the whole key. Not argon2: the secret is 256 random bits, so no
+    dictionary or brute force applies and a slow hash would buy nothing but CPU on every
+    request (a denial-of-service lever); a fast digest compared in constant time is right."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_api_key(text: str) -> uuid.UUID | None:
+    """The key id in `aiwfe_<id>_<secret>`, or None when `text` is not shaped like a key."""
+    match = _API_KEY.match(text)
+    return uuid.UUID(match.group(1)) if match else None
+
+
+def api_key_matches(text: str, digest: str) -> bool:
+    return hmac.compare_digest(hash_api_key(text), digest)
 
 
 class BearerAuth(httpx.Auth):

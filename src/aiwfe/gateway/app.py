@@ -18,13 +18,24 @@ from prometheus_client import start_http_server
 from aiwfe.cognitive.base import CognitiveError
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.web import install_common, unavailable
-from aiwfe.gateway.deps import Runtime, static_root
+from aiwfe.gateway.deps import Runtime, route_rules, static_root
 from aiwfe.gateway.limits import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from aiwfe.gateway.routes import auth, cognitive, flags, health, learning, spa, workflows
+from aiwfe.gateway.routes import (
+    audit,
+    auth,
+    cognitive,
+    flags,
+    health,
+    keys,
+    learning,
+    spa,
+    users,
+    workflows,
+)
 
 log = structlog.get_logger("aiwfe.gateway")
 # In this order: the SPA's catch-all paths come last.
-ROUTERS = (health, auth, workflows, cognitive, learning, flags, spa)
+ROUTERS = (health, auth, users, keys, audit, workflows, cognitive, learning, flags, spa)
 
 
 @asynccontextmanager
@@ -94,4 +105,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_request)
     for group in ROUTERS:
         app.include_router(group.router)
+    route_rules(app)  # every API route has its access rule, or the app does not start
     return app

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import redis.asyncio as aioredis
-from fastapi import Depends, HTTPException, Request
-from sqlalchemy import select
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import APIKeyHeader
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aiwfe.cognitive.base import Transport
 from aiwfe.cognitive.transport import HttpTransport
 from aiwfe.core import auth
+from aiwfe.core.auth import Role
 from aiwfe.core.config_client import ConfigClient
 from aiwfe.core.db import create_engine, is_unavailable, session_factory
-from aiwfe.core.deps import Caller, StreamCaller
-from aiwfe.core.models import WorkflowRun
+from aiwfe.core.deps import CHALLENGE, Credentials, decode
+from aiwfe.core.models import ApiKey, User, WorkflowRun
 from aiwfe.core.redis import async_client
 from aiwfe.core.settings import Settings
 from aiwfe.core.web import DatabaseUnavailable
@@ -32,16 +36,21 @@ from aiwfe.gateway.schemas import Problem
 __all__ = [
     "ERRORS",
     "FORWARD_ERRORS",
-    "Caller",
+    "Account",
+    "Admin",
+    "Member",
     "Rt",
     "Runtime",
     "Session",
-    "StreamCaller",
+    "StreamViewer",
+    "Viewer",
+    "public",
     "scoped",
 ]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "missing, invalid or expired token"},
+    401: {"model": Problem, "description": "missing, invalid or expired token or API key"},
+    403: {"model": Problem, "description": "the caller's role does not allow this"},
     422: {"model": Problem, "description": "invalid request"},
     503: {"model": Problem, "description": "a backing service is unavailable"},
 }
@@ -166,3 +175,185 @@ async def load_run(
     if run is None or (run.owner_id != caller.user_id and not caller.is_admin):
         raise HTTPException(404, f"workflow run {run_id} not found")
     return run
+
+
+# ---- who is calling, and what their role allows --------------------------------------------
+
+# An API key is used at most this often before its last-used time is written again: no
+# write per request on the hot path, and the time shown is never more than this stale.
+KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+MUST_CHANGE = "password change required: POST /api/v1/auth/password with the old and a new one"
+DEACTIVATED = "account deactivated: ask an admin to reactivate it"
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+ApiKeyHeader = Annotated[str | None, Depends(_api_key_header)]
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers=CHALLENGE)
+
+
+@dataclass(frozen=True)
+class Identity:
+    principal: auth.Principal
+    must_change_password: bool
+
+
+async def _key_identity(rt: Runtime, text: str) -> Identity:
+    key_id = auth.parse_api_key(text)
+    if key_id is None:
+        raise unauthorized("invalid API key: expected aiwfe_<id>_<secret>")
+    async with rt.sessions() as session:
+        row = (
+            await session.execute(
+                select(ApiKey, User)
+                .join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.id == key_id)
+            )
+        ).first()
+        if row is None or not auth.api_key_matches(text, row.ApiKey.digest):
+            raise unauthorized("invalid API key")
+        key, user = row.ApiKey, row.User
+        now = datetime.now(UTC)
+        if not user.is_active:  # before the touch: a refused use is no use
+            raise unauthorized(DEACTIVATED)
+        if key.revoked_at is not None:
+            raise unauthorized("API key revoked")
+        if key.expires_at <= now:
+            raise unauthorized("API key expired")
+        if key.last_used_at is None or now - key.last_used_at >= KEY_TOUCH_INTERVAL:
+            # Conditional: concurrent requests (or replicas) write it once per interval.
+            await session.execute(
+                update(ApiKey)
+                .where(
+                    ApiKey.id == key.id,
+                    or_(
+                        ApiKey.last_used_at.is_(None),
+                        ApiKey.last_used_at < now - KEY_TOUCH_INTERVAL,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
+            await session.commit()
+    # A key never acts above its user's current role (a demoted user's keys follow).
+    role = min(Role(key.role), Role(user.role), key=lambda r: r.rank)
+    return _identity(user, role, key.id)
+
+
+def _identity(user: User, role: Role, key_id: uuid.UUID | None = None) -> Identity:
+    if not user.is_active:
+        raise unauthorized(DEACTIVATED)
+    principal = auth.Principal(user.id, user.username, False, role=role, api_key_id=key_id)
+    return Identity(principal, user.must_change_password)
+
+
+async def identify(request: Request, token: str | None, api_key: str | None) -> Identity:
+    """The caller, from a user token or an API key (`X-API-Key: <key>`, or the key as the
+    bearer token), with the role and state the database holds now: a deactivated user's
+    tokens stop working at once, and a role change applies to the next request."""
+    if api_key is None and token and token.startswith(auth.API_KEY_PREFIX):
+        api_key, token = token, None
+    principal = None if api_key is not None else decode(request, token)
+    rt = runtime(request)
+    try:
+        if principal is None:
+            return await _key_identity(rt, str(api_key))
+        async with rt.sessions() as session:
+            user = await session.get(User, principal.user_id)
+    except (OSError, SQLAlchemyError) as exc:
+        if isinstance(exc, OSError) or is_unavailable(exc):
+            raise DatabaseUnavailable(str(exc)) from exc
+        raise
+    if user is None:
+        raise unauthorized("the token's user no longer exists")
+    if principal.session_version != user.session_version:
+        raise unauthorized("the password changed since this token was issued: sign in again")
+    return _identity(user, Role(user.role))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A route's access rule. create_app refuses to start with a route that has none."""
+
+    name: str
+    role: Role | None = None  # None: no caller needed
+    while_must_change: bool = False  # allowed before a forced password change
+
+
+def _rule(role: Role, *, stream: bool = False, while_must_change: bool = False) -> Callable:
+    policy = Policy(role.value if not while_must_change else "account", role, while_must_change)
+
+    async def check(identity: Identity) -> auth.Principal:
+        if identity.must_change_password and not policy.while_must_change:
+            raise HTTPException(403, MUST_CHANGE)
+        caller = identity.principal
+        if not caller.current_role.at_least(role):
+            raise HTTPException(
+                403, f"this needs the {role.value} role or higher; the caller is a {caller.role}"
+            )
+        return caller
+
+    if stream:
+
+        async def from_stream(
+            request: Request,
+            credentials: Credentials,
+            api_key: ApiKeyHeader,
+            access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
+        ) -> auth.Principal:
+            token = credentials.credentials if credentials else access_token
+            return await check(await identify(request, token, api_key))
+
+        dependency = from_stream
+    else:
+
+        async def from_headers(
+            request: Request, credentials: Credentials, api_key: ApiKeyHeader
+        ) -> auth.Principal:
+            token = credentials.credentials if credentials else None
+            return await check(await identify(request, token, api_key))
+
+        dependency = from_headers
+    dependency.policy = policy  # type: ignore[attr-defined]
+    return dependency
+
+
+async def public() -> None:
+    """The rule of routes anyone may call (login, probes, the web UI's files)."""
+
+
+public.policy = Policy("public")  # type: ignore[attr-defined]
+
+Viewer = Annotated[auth.Principal, Depends(_rule(Role.VIEWER))]
+StreamViewer = Annotated[auth.Principal, Depends(_rule(Role.VIEWER, stream=True))]
+Member = Annotated[auth.Principal, Depends(_rule(Role.MEMBER))]
+Admin = Annotated[auth.Principal, Depends(_rule(Role.ADMIN))]
+# The caller's own account (/me, the password change): any role, even before a forced change.
+Account = Annotated[auth.Principal, Depends(_rule(Role.VIEWER, while_must_change=True))]
+Public = Depends(public)
+
+
+def _calls(dependant: Any) -> Iterator[Any]:
+    for dep in dependant.dependencies:
+        yield dep.call
+        yield from _calls(dep)
+
+
+def route_rules(app: FastAPI) -> dict[tuple[str, str], Policy]:
+    """(method, path) -> the access rule of every API route of `app`; a route with none (or
+    several) is a programming error, raised naming it (create_app calls this)."""
+    rules: dict[tuple[str, str], Policy] = {}
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute):
+            continue  # the schema, docs and /metrics: not API routes (AIWFE_API_DOCS)
+        calls = _calls(route.dependant)
+        policies = {p for p in (getattr(c, "policy", None) for c in calls) if p}
+        if len(policies) != 1:
+            found = sorted(p.name for p in policies) or "none"
+            raise RuntimeError(
+                f"route {','.join(sorted(route.methods))} {route.path} needs exactly one "
+                f"access rule (Viewer, Member, Admin, Account or Public), found {found}"
+            )
+        (policy,) = policies
+        for method in route.methods:
+            rules[(method, route.path)] = policy
+    return rules

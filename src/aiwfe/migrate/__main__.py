@@ -4,7 +4,8 @@ upgrade (default)  alembic upgrade head, then create the admin user if
                    AIWFE_ADMIN_PASSWORD is set (idempotent: an existing admin is kept).
 check              exit 0 only when the database is at head (init containers wait on it);
                    1 when behind or empty, 2 when the database is unreachable.
-create-admin       only the admin user (AIWFE_ADMIN_USERNAME / AIWFE_ADMIN_PASSWORD).
+create-admin       only the admin user (AIWFE_ADMIN_USERNAME / AIWFE_ADMIN_PASSWORD), with
+                   the role `admin`; more users are created through the API (/api/v1/users).
 downgrade REV      alembic downgrade to REV (e.g. 0001, or -1): the rollback path.
 current            print the database's revision.
 """
@@ -24,7 +25,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from aiwfe.core.auth import hash_password
+from aiwfe.core.auth import Role, hash_password
 from aiwfe.core.db import create_engine, is_unavailable, session_factory
 from aiwfe.core.logging import configure_logging
 from aiwfe.core.models import User
@@ -73,7 +74,7 @@ async def create_admin(settings: Settings) -> bool:
                 User(
                     username=settings.admin_username,
                     password_hash=hash_password(settings.admin_password.get_secret_value()),
-                    is_admin=True,
+                    role=Role.ADMIN.value,
                 )
             )
         log.info("admin user created", username=settings.admin_username)

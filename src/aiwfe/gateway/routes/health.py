@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from aiwfe.core.settings import MODULES
-from aiwfe.gateway.deps import Rt
+from aiwfe.gateway.deps import Public, Rt
 from aiwfe.gateway.schemas import Problem
 
-router = APIRouter(prefix="/api", tags=["health"])
+router = APIRouter(prefix="/api", tags=["health"], dependencies=[Public])
 
 
 @router.get("/health")

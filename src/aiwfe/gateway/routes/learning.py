@@ -7,7 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from aiwfe.cognitive.schemas import FeedbackRequest, FeedbackResponse, StatsRequest
-from aiwfe.gateway.deps import FORWARD_ERRORS, Caller, Rt, Session, load_run, scoped, writable
+from aiwfe.gateway.deps import (
+    FORWARD_ERRORS,
+    Member,
+    Rt,
+    Session,
+    Viewer,
+    load_run,
+    scoped,
+    writable,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["learning"], responses=FORWARD_ERRORS)
 
@@ -18,7 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["learning"], responses=FORWARD_ERRORS
     dependencies=[Depends(writable)],
     response_model=FeedbackResponse,
 )
-async def feedback(body: FeedbackRequest, caller: Caller, session: Session, rt: Rt) -> Any:
+async def feedback(body: FeedbackRequest, caller: Member, session: Session, rt: Rt) -> Any:
     """Feedback on an outcome; feeds the learning statistics."""
     if body.run_id is not None:
         await load_run(session, body.run_id, caller)
@@ -27,7 +36,7 @@ async def feedback(body: FeedbackRequest, caller: Caller, session: Session, rt: 
 
 @router.get("/learning/stats")
 async def learning_stats(
-    caller: Caller,
+    caller: Viewer,
     rt: Rt,
     subject: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")] = None,
 ) -> Any:

@@ -8,7 +8,9 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-router = APIRouter(include_in_schema=False)
+from aiwfe.gateway.deps import Public
+
+router = APIRouter(include_in_schema=False, dependencies=[Public])
 
 
 @router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])

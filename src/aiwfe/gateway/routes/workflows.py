@@ -21,7 +21,16 @@ from aiwfe.core.redis import enqueued_marker, run_channel
 from aiwfe.core.telemetry import outgoing_headers
 from aiwfe.core.web import unavailable
 from aiwfe.core.workflow import WorkflowSpec
-from aiwfe.gateway.deps import ERRORS, Caller, Rt, Session, StreamCaller, load_run, writable
+from aiwfe.gateway.deps import (
+    ERRORS,
+    Member,
+    Rt,
+    Session,
+    StreamViewer,
+    Viewer,
+    load_run,
+    writable,
+)
 from aiwfe.gateway.schemas import Problem, RunDetail, RunOut, RunPage, StepOut
 
 log = structlog.get_logger("aiwfe.gateway")
@@ -52,7 +61,7 @@ def run_out(run: WorkflowRun) -> dict[str, Any]:
     response_model=RunOut,
     responses=ERRORS,
 )
-async def create_workflow(spec: WorkflowSpec, caller: Caller, session: Session, rt: Rt) -> Any:
+async def create_workflow(spec: WorkflowSpec, caller: Member, session: Session, rt: Rt) -> Any:
     """Validate a workflow, store it as a queued run and hand it to the worker."""
     from aiwfe.worker.celery_app import RUN_TASK, get_celery
 
@@ -87,7 +96,7 @@ async def create_workflow(spec: WorkflowSpec, caller: Caller, session: Session, 
 
 @router.get("", response_model=RunPage, responses=ERRORS)
 async def list_workflows(
-    caller: Caller,
+    caller: Viewer,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -112,7 +121,7 @@ async def list_workflows(
 
 
 @router.get("/{run_id}", response_model=RunDetail, responses=NOT_FOUND)
-async def get_workflow(run_id: uuid.UUID, caller: Caller, session: Session) -> Any:
+async def get_workflow(run_id: uuid.UUID, caller: Viewer, session: Session) -> Any:
     run = await load_run(session, run_id, caller)
     steps = await session.scalars(
         select(WorkflowStep).where(WorkflowStep.run_id == run_id).order_by(WorkflowStep.idx)
@@ -140,7 +149,7 @@ async def get_workflow(run_id: uuid.UUID, caller: Caller, session: Session) -> A
     response_model=RunOut,
     responses={**NOT_FOUND, 409: {"model": Problem}},
 )
-async def cancel_workflow(run_id: uuid.UUID, caller: Caller, session: Session, rt: Rt) -> Any:
+async def cancel_workflow(run_id: uuid.UUID, caller: Member, session: Session, rt: Rt) -> Any:
     """Cancel a queued or running run; the worker stops before its next step."""
     run = await load_run(session, run_id, caller, lock=True)
     try:
@@ -197,7 +206,7 @@ async def _events(rt: Rt, run_id: uuid.UUID, last: int) -> AsyncIterator[dict[st
 )
 async def workflow_events(
     run_id: uuid.UUID,
-    caller: StreamCaller,
+    caller: StreamViewer,
     session: Session,
     rt: Rt,
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
