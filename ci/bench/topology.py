@@ -59,7 +59,7 @@ def start_backing() -> Backing:
     # Token keys as the chart lays them out; every bench process reads the same environment,
     # so each gets the verifier settings and the gateway's key (a measurement, not a
     # least-privilege setup).
-    from aiwfe.core.auth import KeyFiles
+    from aiwfe.core.keyfiles import KeyFiles
 
     keys = KeyFiles.create(tempfile.mkdtemp(prefix="aiwfe-bench-keys-"))
     env = {

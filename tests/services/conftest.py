@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hypothesis import settings as hypothesis_settings
 
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from ci.env import services as services_env
 from tests.services.support import (
     ADMIN_PASSWORD,

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from ci.env.services import free_port
 
 BIN = Path(sys.executable).parent

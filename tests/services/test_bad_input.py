@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from aiwfe.core import auth
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from tests.services.support import Api, Stack
 
 TABLES = ("users", "workflow_runs", "workflow_steps", "memories", "feedback", "config_overrides")

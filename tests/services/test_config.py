@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from aiwfe.core import auth
-from aiwfe.core.auth import KeyFiles
 from aiwfe.core.config_client import ConfigClient
+from aiwfe.core.keyfiles import KeyFiles
 from tests.services.support import Api, Stack
 
 

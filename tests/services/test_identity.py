@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from aiwfe.core import auth
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from ci.env.services import free_port
 from tests.services.support import ADMIN_PASSWORD, Proc, Stack, script
 

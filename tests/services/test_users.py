@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from aiwfe.core.settings import Settings
 from aiwfe.gateway.app import create_app
 from aiwfe.gateway.deps import route_rules

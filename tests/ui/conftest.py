@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from ci.env import services as services_env
 from tests.services.support import Proc, script
 from tests.ui.support import (

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from aiwfe.core.redis import async_client, sync_client
 from aiwfe.core.settings import Settings
 from aiwfe.gateway.app import create_app

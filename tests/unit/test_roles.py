@@ -10,7 +10,7 @@ import uuid
 import pytest
 from fastapi import APIRouter
 
-from aiwfe.core import auth
+from aiwfe.core import apikeys, auth
 from aiwfe.core.auth import Role
 from aiwfe.gateway import app as gateway_app
 from aiwfe.gateway.deps import Viewer, route_rules
@@ -69,18 +69,18 @@ def _keys() -> auth.KeySet:
 
 
 def test_api_keys_are_stored_as_digests_only_the_whole_key_matches() -> None:
-    secret = auth.new_api_key()
-    assert secret.text.startswith("aiwfe_") and auth.parse_api_key(secret.text) == secret.key_id
+    secret = apikeys.new_api_key()
+    assert secret.text.startswith("aiwfe_") and apikeys.parse_api_key(secret.text) == secret.key_id
     assert secret.digest == hashlib.sha256(secret.text.encode()).hexdigest()
     assert secret.text not in secret.digest
-    assert auth.api_key_matches(secret.text, secret.digest)
+    assert apikeys.api_key_matches(secret.text, secret.digest)
     tampered = secret.text[:-1] + ("A" if secret.text[-1] != "A" else "B")
-    assert auth.parse_api_key(tampered) == secret.key_id  # same id, wrong secret
-    assert not auth.api_key_matches(tampered, secret.digest)
-    other = auth.new_api_key()
+    assert apikeys.parse_api_key(tampered) == secret.key_id  # same id, wrong secret
+    assert not apikeys.api_key_matches(tampered, secret.digest)
+    other = apikeys.new_api_key()
     assert other.key_id != secret.key_id and other.text != secret.text
     for bad in ("aiwfe_", "aiwfe_xyz_abc", secret.text + "x", "Bearer " + secret.text):
-        assert auth.parse_api_key(bad) is None
+        assert apikeys.parse_api_key(bad) is None
 
 
 def test_tokens_carry_the_session_version_that_a_password_change_bumps() -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiwfe.cognitive.server import create_app as create_cognitive
 from aiwfe.config_manager.app import create_app as create_config_manager
 from aiwfe.core import auth, runs
-from aiwfe.core.auth import KeyFiles
+from aiwfe.core.keyfiles import KeyFiles
 from aiwfe.core.models import RunEvent, RunStatus, WorkflowRun
 from aiwfe.core.settings import Settings
 from aiwfe.gateway.app import create_app as create_gateway

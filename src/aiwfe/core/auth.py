@@ -16,10 +16,8 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import hmac
 import json
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable
@@ -362,46 +360,6 @@ def decode_token(token: str, keys: KeySet, issuer: str) -> Principal:
     return caller
 
 
-# ---- API keys ----------------------------------------------------------------------------
-
-API_KEY_PREFIX = "aiwfe_"
-_API_KEY = re.compile(r"^aiwfe_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
-
-
-@dataclass(frozen=True)
-class ApiKeySecret:
-    """A new API key: `text` is shown once; only `digest` is stored."""
-
-    key_id: uuid.UUID
-    text: str
-
-    @property
-    def digest(self) -> str:
-        return hash_api_key(self.text)
-
-
-def new_api_key() -> ApiKeySecret:
-    key_id = uuid.uuid4()
-    return ApiKeySecret(key_id, f"{API_KEY_PREFIX}{key_id.hex}_{secrets.token_urlsafe(32)}")
-
-
-def hash_api_key(text: str) -> str:
-    """SHA-256 of the whole key. Not argon2: the secret is 256 random bits, so no
-    dictionary or brute force applies and a slow hash would buy nothing but CPU on every
-    request (a denial-of-service lever); a fast digest compared in constant time is right."""
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def parse_api_key(text: str) -> uuid.UUID | None:
-    """The key id in `aiwfe_<id>_<secret>`, or None when `text` is not shaped like a key."""
-    match = _API_KEY.match(text)
-    return uuid.UUID(match.group(1)) if match else None
-
-
-def api_key_matches(text: str, digest: str) -> bool:
-    return hmac.compare_digest(hash_api_key(text), digest)
-
-
 class BearerAuth(httpx.Auth):
     """httpx auth adding `Authorization: Bearer <token()>` to requests that carry none
     (a request forwarding a user's own token keeps it)."""
@@ -415,77 +373,3 @@ class BearerAuth(httpx.Auth):
             if token:
                 request.headers["Authorization"] = f"Bearer {token}"
         yield request
-
-
-# ---- key files for a deployment outside Kubernetes ---------------------------------------
-
-GATEWAY, WORKER = "api-gateway", "task-processor"
-
-
-@dataclass(frozen=True)
-class KeyFiles:
-    """A deployment's token keys as files under one directory, laid out as the chart mounts
-    them (development, tests, the UI e2e run): the gateway's and the worker's private keys,
-    the gateway public keys every verifier trusts, and the worker's service key."""
-
-    root: Path
-
-    @property
-    def gateway_key(self) -> Path:
-        return self.root / "private" / f"{GATEWAY}.pem"
-
-    @property
-    def worker_key(self) -> Path:
-        return self.root / "private" / f"{WORKER}.pem"
-
-    @property
-    def public_dir(self) -> Path:
-        return self.root / "public"
-
-    @property
-    def service_dir(self) -> Path:
-        return self.root / "services"
-
-    @classmethod
-    def create(cls, root: str | Path) -> KeyFiles:
-        files = cls(Path(root))
-        for directory in (files.gateway_key.parent, files.public_dir, files.service_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        files.rotate()
-        worker = SigningKey.generate()
-        _write(files.worker_key, worker.private_pem(), private=True)
-        _write(files.service_dir / f"{WORKER}.pem", worker.public_pem())
-        return files
-
-    def rotate(self) -> SigningKey:
-        """A new gateway key: its public half joins the trusted set (the previous keys stay
-        until `retire`), the private key replaces the gateway's."""
-        key = SigningKey.generate()
-        _write(self.public_dir / f"{key.kid}.pem", key.public_pem())
-        _write(self.gateway_key, key.private_pem(), private=True)
-        return key
-
-    def retire(self, kid: str) -> None:
-        """End the overlap: verifiers stop trusting the key `kid` (after their restart)."""
-        (self.public_dir / f"{kid}.pem").unlink()
-
-    def env(self, component: str) -> dict[str, str]:
-        """The AIWFE_TOKEN_* settings of `component` (gateway, worker, cognitive, config)."""
-        verify = {"AIWFE_TOKEN_PUBLIC_KEYS_DIR": str(self.public_dir)}
-        if component == "gateway":
-            return {**verify, "AIWFE_TOKEN_SIGNING_KEY_FILE": str(self.gateway_key)}
-        if component == "worker":
-            return {"AIWFE_TOKEN_SIGNING_KEY_FILE": str(self.worker_key)}
-        if component == "cognitive":
-            return {**verify, "AIWFE_TOKEN_SERVICE_KEYS_DIR": str(self.service_dir)}
-        if component == "config":
-            return verify
-        raise ValueError(f"unknown component {component!r}: gateway, worker, cognitive, config")
-
-
-def _write(path: Path, text: str, *, private: bool = False) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    if private:
-        tmp.chmod(0o600)
-    tmp.replace(path)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aiwfe.cognitive.base import Transport
 from aiwfe.cognitive.transport import HttpTransport
-from aiwfe.core import auth
+from aiwfe.core import apikeys, auth
 from aiwfe.core.auth import Role
 from aiwfe.core.config_client import ConfigClient
 from aiwfe.core.db import create_engine, is_unavailable, session_factory
@@ -199,7 +199,7 @@ class Identity:
 
 
 async def _key_identity(rt: Runtime, text: str) -> Identity:
-    key_id = auth.parse_api_key(text)
+    key_id = apikeys.parse_api_key(text)
     if key_id is None:
         raise unauthorized("invalid API key: expected aiwfe_<id>_<secret>")
     async with rt.sessions() as session:
@@ -210,7 +210,7 @@ async def _key_identity(rt: Runtime, text: str) -> Identity:
                 .where(ApiKey.id == key_id)
             )
         ).first()
-        if row is None or not auth.api_key_matches(text, row.ApiKey.digest):
+        if row is None or not apikeys.api_key_matches(text, row.ApiKey.digest):
             raise unauthorized("invalid API key")
         key, user = row.ApiKey, row.User
         now = datetime.now(UTC)
@@ -250,7 +250,7 @@ async def identify(request: Request, token: str | None, api_key: str | None) -> 
     """The caller, from a user token or an API key (`X-API-Key: <key>`, or the key as the
     bearer token), with the role and state the database holds now: a deactivated user's
     tokens stop working at once, and a role change applies to the next request."""
-    if api_key is None and token and token.startswith(auth.API_KEY_PREFIX):
+    if api_key is None and token and token.startswith(apikeys.API_KEY_PREFIX):
         api_key, token = token, None
     principal = None if api_key is not None else decode(request, token)
     rt = runtime(request)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from aiwfe.core import auth
+from aiwfe.core import apikeys
 from aiwfe.core.auth import Role
 from aiwfe.core.models import ApiKey
 from aiwfe.gateway import audit
@@ -46,7 +46,7 @@ async def create_key(body: ApiKeyCreate, caller: Viewer, session: Session, rt: R
         raise HTTPException(
             403, f"role {role.value} is above your own ({caller.current_role.value})"
         )
-    secret = auth.new_api_key()
+    secret = apikeys.new_api_key()
     key = ApiKey(
         id=secret.key_id,
         user_id=caller.user_id,
