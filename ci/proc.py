@@ -153,3 +153,15 @@ def spawn(
         stderr=stderr,
         start_new_session=new_session,
     )
+
+
+def stop(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """End a process started by `spawn`: SIGTERM, then SIGKILL if it is still there after
+    `grace` seconds. A process that already exited is only reaped."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

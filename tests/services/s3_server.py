@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci import pins, tools
+from ci import pins, proc, tools
 from ci.env.services import free_port, wait_for_port
 
 
@@ -75,12 +75,7 @@ def running(root: Path) -> Iterator[S3Server]:
         wait_for_port(port, 60, process)
         yield S3Server(f"http://127.0.0.1:{port}", access, secret)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        proc.stop(process)
         log.close()
 
 

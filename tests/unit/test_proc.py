@@ -3,6 +3,8 @@ its exit status and its log, and shows the log's last lines so CI output explain
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -63,3 +65,18 @@ def test_log_tail_of_a_missing_log_is_empty(tmp_path: Path):
 def test_succeeds_tells_exit_zero_from_failure():
     assert proc.succeeds(script("pass"))
     assert not proc.succeeds(script("raise SystemExit(1)"))
+
+
+def test_stop_ends_a_process_that_ignores_sigterm():
+    stubborn = proc.spawn(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+            " print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert stubborn.stdout.readline() == b"ready\n"  # the SIGTERM handler is set
+    proc.stop(stubborn, grace=0.2)
+    assert stubborn.returncode == -signal.SIGKILL

@@ -247,15 +247,8 @@ class Redis:
         wait_for_port(self.port, 30, self.process)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except proc.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            proc.stop(self.process)
         self.process = None
 
     def env(self) -> dict[str, str]:
@@ -323,13 +316,8 @@ class PgBouncer:
         wait_for_port(self.port, 30, self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except proc.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            proc.stop(self.process)
         self.process = None
 
 
