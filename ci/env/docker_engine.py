@@ -40,32 +40,30 @@ class DockerClient:
         return result
 
 
-def engine_answers(client: Path | str = "docker", timeout: float = 10) -> bool:
+def _version(client: Path | str, field: str, timeout: float) -> proc.CompletedProcess | None:
+    """`docker version --format {{.<field>.Version}}`, or None when the client cannot run.
+    Without an engine the client still prints its own version, then exits non-zero."""
     try:
         result = proc.run(
-            [client, "version", "--format", "{{.Server.Version}}"],
+            [client, "version", "--format", f"{{{{.{field}.Version}}}}"],
             capture=True,
             check=False,
             quiet=True,
             timeout=timeout,
         )
     except (OSError, proc.TimeoutExpired):
-        return False
-    return result.returncode == 0 and bool(result.stdout.strip())
+        return None
+    return result
+
+
+def engine_answers(client: Path | str = "docker", timeout: float = 10) -> bool:
+    result = _version(client, "Server", timeout)
+    return result is not None and result.returncode == 0 and bool(result.stdout.strip())
 
 
 def client_version(client: Path | str) -> str | None:
-    try:
-        result = proc.run(
-            [client, "version", "--format", "{{.Client.Version}}"],
-            capture=True,
-            check=False,
-            quiet=True,
-            timeout=10,
-        )
-    except (OSError, proc.TimeoutExpired):
-        return None
-    return parse_version(result.stdout)
+    result = _version(client, "Client", 10)
+    return None if result is None else parse_version(result.stdout)
 
 
 def has_buildx(client: Path | str) -> bool:
